@@ -1,0 +1,121 @@
+"""InjectionDetector: prompt injection and jailbreaks in user turns, indirect injection in documents and tool results.
+
+score = fusion(classifier, heuristics, obfuscations), a calibrated probability in 0..1 (see head.py). The classifier
+reads every window of the normalised text and every decoded payload through the per-request embedding cache and
+keeps the highest; the rules read the whole normalised text. Details name the fired rules, the classifier score,
+the obfuscations found and the window that scored highest. Documents (``TextRole.CONTEXT`` and ``TOOL``) are scored
+the same way and marked ``indirect``; the policy gives them their own thresholds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from detectors.base import Detection, Detector, DetectorContext, TextRole
+from detectors.injection.analysis import Evidence, analyse, trusted
+from detectors.injection.head import InjectionHead, default_head
+from detectors.injection.hub import DEFAULT_HUB_MODEL, HubInjectionClassifier
+from detectors.injection.rules import WatchedRules
+from detectors.models.embeddings import EmbeddingCache
+
+DOCUMENT_ROLES = frozenset({TextRole.CONTEXT, TextRole.TOOL, TextRole.SYSTEM})
+Backend = Literal["embedding", "hub"]
+
+
+class InjectionDetector(Detector):
+    name = "injection"
+    uses_models = True
+
+    def __init__(
+        self,
+        backend: Backend = "embedding",
+        model: str | None = None,
+        rules_file: Path | None = None,
+        head: InjectionHead | None = None,
+        hub: HubInjectionClassifier | None = None,
+    ) -> None:
+        self.backend = backend
+        self.head = head or default_head()
+        self.rules = WatchedRules(rules_file)
+        self.hub = hub
+        if backend == "hub" and hub is None:
+            self.hub = HubInjectionClassifier(model or DEFAULT_HUB_MODEL)
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """The block thresholds chosen on validation (``user`` and ``context``), the policy defaults."""
+        return dict(self.head.thresholds)
+
+    def warm_up(self) -> None:
+        if self.hub is not None:
+            self.hub.warm_up()
+        else:
+            EmbeddingCache().embed(["warm up"])
+
+    def heuristics(self, text: str) -> Evidence:
+        """Normalisation and rules only (no model): what `bench.py` times as "heuristics alone"."""
+        return analyse(text, self.rules.current())
+
+    def _classifier(self, texts: list[str], context: DetectorContext) -> np.ndarray[Any, np.dtype[np.float64]]:
+        if self.hub is not None:
+            return trusted(texts, self.hub.probabilities(texts))
+        cache = context.embeddings if context.embeddings is not None else EmbeddingCache()
+        return trusted(texts, self.head.classify(cache.embed(texts)))
+
+    def detect(self, text: str, context: DetectorContext) -> Detection:
+        return self.detect_many([text], context)[0]
+
+    def detect_many(self, texts: Sequence[str], context: DetectorContext) -> list[Detection]:
+        """Score several texts of one role with a single classifier batch (all turns of a conversation)."""
+        results: list[Detection | None] = [None] * len(texts)
+        evidence: dict[int, Evidence] = {}
+        for i, text in enumerate(texts):
+            if text.strip():
+                evidence[i] = self.heuristics(text)
+            else:
+                results[i] = Detection.skip(self.name, "empty text")
+        batch = [t for i in evidence for t in evidence[i].classifier_texts]
+        probabilities = self._classifier(batch, context) if batch else np.zeros(0)
+        offset = 0
+        for i, found in evidence.items():
+            count = len(found.classifier_texts)
+            results[i] = self._detection(found, probabilities[offset : offset + count], context)
+            offset += count
+        return [r for r in results if r is not None]
+
+    def _detection(
+        self, evidence: Evidence, probabilities: np.ndarray[Any, np.dtype[np.float64]], context: DetectorContext
+    ) -> Detection:
+        best = int(np.argmax(probabilities))
+        classifier = float(probabilities[best])
+        suspicious = evidence.normalized.suspicious
+        score = self.head.fuse(classifier, evidence.heuristic, len(suspicious))
+        windows = [*evidence.windows, *evidence.payload_windows]
+        labels: dict[str, float] = {"classifier": round(classifier, 4), "heuristic": round(evidence.heuristic, 4)}
+        for hit in evidence.hits:
+            labels[hit.category] = max(labels.get(hit.category, 0.0), hit.weight)
+        details: dict[str, Any] = {
+            "rules": [hit.rule for hit in evidence.hits],
+            "classifier_score": round(classifier, 4),
+            "heuristic_score": round(evidence.heuristic, 4),
+            "obfuscations": list(evidence.normalized.obfuscations),
+            "window": {
+                "index": best,
+                "of": len(windows),
+                "in": "text" if best < len(evidence.windows) else "decoded_payload",
+                "start": windows[best].start,
+                "end": windows[best].end,
+            },
+            "indirect": context.role in DOCUMENT_ROLES,
+            "role": context.role.value,
+            "backend": self.backend,
+        }
+        if evidence.hits:
+            details["matches"] = {hit.rule: hit.match for hit in evidence.hits}
+        if self.rules.error:
+            details["rules_file_error"] = self.rules.error[:300]
+        return Detection(self.name, min(max(score, 0.0), 1.0), labels=labels, details=details)

@@ -1,0 +1,98 @@
+"""The injection classifier head on the shared encoder and the fusion of its score with the heuristics.
+
+classifier:  p = logistic(w₂ · relu(W₁ · embedding + b₁) + b₂), a one-hidden-layer perceptron (256 units) on the
+             MiniLM embedding of the normalised text (each window, each decoded payload; the highest counts);
+fusion:      score = logistic(a · logit(p) + c · heuristic + d · min(obfuscations, 3) + e)
+
+with ``heuristic`` the rules' noisy-or score and ``obfuscations`` the number of suspicious obfuscation kinds found.
+The fusion is itself a logistic regression, fitted on validation data (see train.py), so the fused score is a
+calibrated probability. Weights and the thresholds chosen on validation live in one small .npz written
+by ``python -m detectors.injection.train``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+DEFAULT_HEAD = WEIGHTS_DIR / "injection_head.npz"
+MAX_OBFUSCATIONS = 3  # more kinds add nothing: three tricks in one prompt is already unmistakable
+_EPS = 1e-6
+
+
+def logit(p: npt.NDArray[np.float64] | float) -> npt.NDArray[np.float64]:
+    q = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1.0 - _EPS)
+    result: npt.NDArray[np.float64] = np.log(q / (1.0 - q))
+    return result
+
+
+def sigmoid(z: npt.NDArray[np.float64] | float) -> npt.NDArray[np.float64]:
+    result: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
+    return result
+
+
+def fusion_features(classifier: float, heuristic: float, obfuscations: int) -> npt.NDArray[np.float64]:
+    return np.array([float(logit(classifier)), heuristic, min(obfuscations, MAX_OBFUSCATIONS)], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class InjectionHead:
+    hidden_weights: npt.NDArray[np.float64]  # (384, hidden)
+    hidden_bias: npt.NDArray[np.float64]  # (hidden,)
+    coefficients: npt.NDArray[np.float64]  # (hidden,)
+    intercept: float
+    fusion_coefficients: npt.NDArray[np.float64]  # (3,): logit(classifier), heuristic, obfuscations
+    fusion_intercept: float
+    thresholds: dict[str, float]  # "user" and "context": the block thresholds chosen on validation
+
+    def classify(self, vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        """Classifier probability per embedding row."""
+        if len(vectors) == 0:
+            return np.zeros(0)
+        hidden = np.maximum(vectors.astype(np.float64) @ self.hidden_weights + self.hidden_bias, 0.0)
+        return sigmoid(hidden @ self.coefficients + self.intercept)
+
+    def fuse(self, classifier: float, heuristic: float, obfuscations: int) -> float:
+        z = float(fusion_features(classifier, heuristic, obfuscations) @ self.fusion_coefficients)
+        return float(sigmoid(z + self.fusion_intercept))
+
+    def save(self, path: Path = DEFAULT_HEAD) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(
+            path,
+            hidden_weights=self.hidden_weights.astype(np.float32),
+            hidden_bias=self.hidden_bias.astype(np.float32),
+            coefficients=self.coefficients.astype(np.float32),
+            intercept=np.array(self.intercept),
+            fusion_coefficients=self.fusion_coefficients,
+            fusion_intercept=np.array(self.fusion_intercept),
+            thresholds=np.array(json.dumps(self.thresholds, sort_keys=True)),
+        )
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_HEAD) -> InjectionHead:
+        with np.load(path, allow_pickle=False) as data:
+            return cls(
+                hidden_weights=np.asarray(data["hidden_weights"], dtype=np.float64),
+                hidden_bias=np.asarray(data["hidden_bias"], dtype=np.float64),
+                coefficients=np.asarray(data["coefficients"], dtype=np.float64),
+                intercept=float(data["intercept"]),
+                fusion_coefficients=np.asarray(data["fusion_coefficients"], dtype=np.float64),
+                fusion_intercept=float(data["fusion_intercept"]),
+                thresholds={k: float(v) for k, v in json.loads(str(data["thresholds"])).items()},
+            )
+
+
+_default: InjectionHead | None = None
+
+
+def default_head() -> InjectionHead:
+    global _default
+    if _default is None:
+        _default = InjectionHead.load()
+    return _default

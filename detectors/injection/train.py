@@ -1,0 +1,307 @@
+"""Train the injection head: ``python -m detectors.injection.train`` (reproducible; seeds fixed; a few minutes).
+
+1. Training data: S-Labs train plus generated data (augment.py, seed 0, pool half 0): obfuscated attacks,
+   role-play jailbreaks, multilingual overrides, documents with hidden instructions, benign documents, benign
+   texts in encodings, generated benign instructions, the self-instruct seed tasks as prompts, and every CLINC150
+   train and out-of-scope train query as ordinary benign input.
+2. Classifier: a one-hidden-layer perceptron (256 units, early stopping, seed 0) on the MiniLM embedding of every
+   text the detector would read (windows of the normalised text and decoded payloads).
+3. Fusion: logistic regression on (logit of the classifier score, heuristic score, obfuscation count), fitted on
+   S-Labs validation plus generated development documents (seed 2), which the classifier never saw.
+4. Thresholds on validation only: the user threshold maximises F1 on S-Labs validation (rows also in train
+   dropped) with false-positive rate <= 2% there and <= 0.4% on CLINC150 validation; the context threshold
+   is the lowest one keeping the false-positive rate on the development documents <= 1% (best recall).
+
+Writes weights/injection_head.npz and weights/validation_metrics.json. See MODEL_CARD.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from detectors.data import shared_data
+from detectors.evaluation import binary_metrics
+from detectors.injection import augment
+from detectors.injection.analysis import Evidence, analyse, trusted
+from detectors.injection.head import DEFAULT_HEAD, InjectionHead, fusion_features
+from detectors.injection.rules import RuleSet, builtin_rules
+from detectors.topic.precomputed import PrecomputedEncoder
+
+SLABS = "injection/s-labs"
+CLINC = "topic/clinc150/data_full.json"
+SEED_TASKS = "benign/self-instruct/seed_tasks.jsonl"
+TRAIN_SEED, DEV_SEED = 0, 2  # the held-out evaluation set uses seed 1 (evaluate.py)
+MAX_HOST_CHARS = 500  # hosts stay one window long, so a window's label is its document's
+
+
+@dataclass
+class Sample:
+    text: str
+    label: int
+    source: str
+
+
+def read_csv(path: Path) -> list[Sample]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [Sample(row["text"], int(row["label"]), path.stem) for row in csv.DictReader(handle)]
+
+
+def seed_documents(part: int) -> list[str]:
+    """Self-instruct seed task inputs (not the user-oriented set, which is test-only), split in halves."""
+    with shared_data(SEED_TASKS).open(encoding="utf-8") as handle:
+        tasks = [json.loads(line) for line in handle]
+    inputs = [t["instances"][0]["input"] for t in tasks if t["instances"][0]["input"].strip()]
+    return [d for d in augment.half(inputs, part) if 30 <= len(d) <= MAX_HOST_CHARS]
+
+
+def seed_prompts() -> list[str]:
+    """The self-instruct seed tasks as prompts (instruction, then input): ordinary benign instructions."""
+    with shared_data(SEED_TASKS).open(encoding="utf-8") as handle:
+        tasks = [json.loads(line) for line in handle]
+    prompts = []
+    for task in tasks:
+        extra = task["instances"][0]["input"]
+        prompts.append(task["instruction"] + ("\n\n" + extra if extra.strip() else ""))
+    return prompts
+
+
+def host_documents(benign_rows: Sequence[str], part: int, rng: random.Random, joined: int = 150) -> list[str]:
+    """Benign documents to hide instructions in: seed inputs, the hand-written documents, and runs of benign rows."""
+    hosts = seed_documents(part) + augment.half(augment.BENIGN_DOCUMENTS, part)
+    for _ in range(joined):
+        hosts.append(" ".join(rng.sample(list(benign_rows), k=rng.randint(3, 6)))[:MAX_HOST_CHARS])
+    return hosts
+
+
+def clinc_queries(split: str) -> list[str]:
+    data = json.loads(shared_data(CLINC).read_text(encoding="utf-8"))
+    return [query for query, _ in data[split]]
+
+
+def generated(
+    rng: random.Random, attacks: Sequence[str], benign: Sequence[str], part: int, scale: float
+) -> list[Sample]:
+    """One draw of every generator (``scale`` 1.0 is the training size)."""
+
+    def n(count: int) -> int:
+        return max(1, int(count * scale))
+
+    hosts = host_documents(benign, part, rng)
+    samples = [Sample(t, 1, "obfuscated") for t in augment.obfuscated(attacks, rng, n(1500))]
+    samples += [Sample(t, 1, "roleplay") for t in augment.roleplay(rng, n(600), part)]
+    samples += [Sample(t, 1, "multilingual") for t in augment.multilingual(rng, n(600), part)]
+    samples += [Sample(t, 1, "indirect") for t in augment.indirect(hosts, rng, n(900), part)]
+    samples += [Sample(t, 0, "benign_documents") for t in augment.benign_documents(hosts, rng, n(900))]
+    encoders = [augment.b64, augment.hexed, augment.rot13, augment.homoglyphs, augment.fullwidth, augment.url_quoted]
+    samples += [Sample(rng.choice(encoders)(rng.choice(benign), rng), 0, "benign_encoded") for _ in range(n(250))]
+    samples += [Sample(t, 0, "benign_tasks") for t in augment.benign_tasks(hosts, rng, n(1500), part)]
+    return samples
+
+
+def training_samples() -> list[Sample]:
+    rng = random.Random(TRAIN_SEED)
+    train = read_csv(shared_data(f"{SLABS}/train.csv"))
+    attacks = [s.text for s in train if s.label == 1]
+    benign = [s.text for s in train if s.label == 0]
+    clinc = clinc_queries("train") + clinc_queries("oos_train")
+    seeds = [Sample(p, 0, "seed_tasks") for p in seed_prompts()]
+    return train + generated(rng, attacks, benign, 0, 1.0) + [Sample(q, 0, "clinc_train") for q in clinc] + seeds
+
+
+def validation_samples() -> list[Sample]:
+    """S-Labs validation without the rows that also appear in train (case-insensitive)."""
+    train = {s.text.strip().lower() for s in read_csv(shared_data(f"{SLABS}/train.csv"))}
+    return [s for s in read_csv(shared_data(f"{SLABS}/validation.csv")) if s.text.strip().lower() not in train]
+
+
+def development_documents() -> list[Sample]:
+    """Generated documents (seed 2, pool half 0) for the context threshold."""
+    rng = random.Random(DEV_SEED)
+    benign = [s.text for s in read_csv(shared_data(f"{SLABS}/validation.csv")) if s.label == 0]
+    hosts = host_documents(benign, 0, rng)
+    samples = [Sample(t, 1, "indirect") for t in augment.indirect(hosts, rng, 300, 0)]
+    return samples + [Sample(t, 0, "benign_documents") for t in augment.benign_documents(hosts, rng, 300)]
+
+
+# ------------------------------------------------------------------------------------------------ features
+
+
+def classifier_rows(sample: Sample, evidence: Evidence) -> list[tuple[str, int]]:
+    """The (text, label) rows a sample contributes to the classifier. A payload carries the sample's label; the
+    visible text of a tag-character smuggle does not (it is innocent on its own)."""
+    rows = [(w.text, sample.label) for w in evidence.windows]
+    if sample.label == 1 and "tag_characters" in evidence.normalized.obfuscations:
+        rows = []
+    return rows + [(w.text, sample.label) for w in evidence.payload_windows]
+
+
+class Scorer:
+    """Scores samples with a head, reading embeddings from a precomputed table."""
+
+    def __init__(self, head: InjectionHead, encoder: PrecomputedEncoder, rules: RuleSet) -> None:
+        self.head, self.encoder, self.rules = head, encoder, rules
+
+    def scores(self, samples: Sequence[Sample]) -> tuple[list[float], list[float]]:
+        """(fused score, classifier score) per sample."""
+        fused, classifier = [], []
+        for sample in samples:
+            evidence = analyse(sample.text, self.rules)
+            texts = evidence.classifier_texts
+            probability = float(trusted(texts, self.head.classify(self.encoder.encode(texts))).max())
+            classifier.append(probability)
+            fused.append(self.head.fuse(probability, evidence.heuristic, len(evidence.normalized.suspicious)))
+        return fused, classifier
+
+
+def select_threshold(
+    labels: Sequence[int],
+    scores: Sequence[float],
+    max_fpr: float,
+    benign_scores: Sequence[float] = (),
+    max_benign_fpr: float = 1.0,
+    objective: str = "f1",
+) -> float:
+    """The threshold (3 decimals) with the best F1 (or recall) whose false-positive rates stay within the limits."""
+    best = (-1.0, 0.5)
+    benign = np.asarray(benign_scores, dtype=float)
+    for threshold in np.round(np.arange(0.05, 0.995, 0.005), 3):
+        metrics = binary_metrics(labels, scores, float(threshold))
+        benign_fpr = float((benign >= threshold).mean()) if len(benign) else 0.0
+        if metrics["fpr"] <= max_fpr and benign_fpr <= max_benign_fpr and metrics[objective] > best[0]:
+            best = (metrics[objective], float(threshold))
+    return best[1]
+
+
+def validation_report(head: InjectionHead, encoder: PrecomputedEncoder, rules: RuleSet) -> dict[str, Any]:
+    """Metrics of ``head`` at its own thresholds on every validation set (the slow test recomputes this)."""
+    scorer = Scorer(head, encoder, rules)
+    validation = validation_samples()
+    labels = [s.label for s in validation]
+    fused, classifier = scorer.scores(validation)
+    clinc, _ = scorer.scores([Sample(q, 0, "clinc_val") for q in clinc_queries("val") + clinc_queries("oos_val")])
+    documents = development_documents()
+    doc_scores, _ = scorer.scores(documents)
+    user, context = head.thresholds["user"], head.thresholds["context"]
+    return {
+        "s_labs_validation": {"n": len(validation), **binary_metrics(labels, fused, user)},
+        "s_labs_validation_classifier_only": binary_metrics(labels, classifier, user),
+        "clinc_validation_fpr": round(float((np.asarray(clinc) >= user).mean()), 4),
+        "development_documents": {
+            "n": len(documents),
+            **binary_metrics([s.label for s in documents], doc_scores, context),
+        },
+    }
+
+
+def embed_all(texts: Sequence[str], cache: Path | None) -> PrecomputedEncoder:
+    return PrecomputedEncoder.for_texts(list(texts), cache)
+
+
+def fusion_rows(
+    head: InjectionHead, encoder: PrecomputedEncoder, rules: RuleSet, samples: Sequence[Sample]
+) -> npt.NDArray[np.float64]:
+    rows = []
+    for sample in samples:
+        evidence = analyse(sample.text, rules)
+        texts = evidence.classifier_texts
+        probability = float(trusted(texts, head.classify(encoder.encode(texts))).max())
+        rows.append(fusion_features(probability, evidence.heuristic, len(evidence.normalized.suspicious)))
+    return np.stack(rows)
+
+
+def train(cache: Path | None, hidden: int, out: Path) -> dict[str, Any]:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+
+    rules = builtin_rules()
+    samples = training_samples()
+    rows = [classifier_rows(s, analyse(s.text, rules)) for s in samples]
+    validation, documents = validation_samples(), development_documents()
+    clinc_val = clinc_queries("val") + clinc_queries("oos_val")
+    extra = [t for s in [*validation, *documents] for t in analyse(s.text, rules).classifier_texts]
+    extra += [t for q in clinc_val for t in analyse(q, rules).classifier_texts]
+    encoder = embed_all([t for r in rows for t, _ in r] + extra, cache)
+
+    texts = [t for r in rows for t, _ in r]
+    labels = [label for r in rows for _, label in r]
+    mlp = MLPClassifier(
+        (hidden,), alpha=1e-3, max_iter=60, early_stopping=True, validation_fraction=0.1, random_state=0
+    ).fit(encoder.encode(texts), labels)
+    classifier = InjectionHead(
+        hidden_weights=mlp.coefs_[0].astype(np.float32).astype(np.float64),
+        hidden_bias=mlp.intercepts_[0].astype(np.float32).astype(np.float64),
+        coefficients=mlp.coefs_[1][:, 0].astype(np.float32).astype(np.float64),
+        intercept=float(np.float32(mlp.intercepts_[1][0])),
+        fusion_coefficients=np.array([1.0, 0.0, 0.0]),
+        fusion_intercept=0.0,
+        thresholds={"user": 0.5, "context": 0.5},
+    )
+    # The fusion is fitted on validation data (the classifier never saw it): S-Labs validation and the development
+    # documents, so that it weighs the evidence for user turns and for documents alike.
+    fitted_on = [*validation, *documents]
+    fusion = LogisticRegression(C=1.0, max_iter=1000).fit(
+        fusion_rows(classifier, encoder, rules, fitted_on), [s.label for s in fitted_on]
+    )
+    head = replace(
+        classifier,
+        fusion_coefficients=fusion.coef_[0].astype(np.float64),
+        fusion_intercept=float(fusion.intercept_[0]),
+    )
+    scorer = Scorer(head, encoder, rules)
+    fused, _ = scorer.scores(validation)
+    clinc_scores, _ = scorer.scores([Sample(q, 0, "clinc_val") for q in clinc_val])
+    user = select_threshold([s.label for s in validation], fused, 0.02, clinc_scores, 0.004)
+    doc_scores, _ = scorer.scores(documents)
+    # Documents: the lowest threshold within the false-positive limit (best recall). The development documents are
+    # easy for the classifier, so their F1 optimum sits near 1.0 and would miss hidden instructions phrased unlike
+    # the generator's.
+    context = select_threshold([s.label for s in documents], doc_scores, 0.01, objective="recall")
+    head = replace(head, thresholds={"user": user, "context": context})
+    head.save(out)
+    head = InjectionHead.load(out)
+    counts: dict[str, int] = {}
+    for s in samples:
+        counts[s.source] = counts.get(s.source, 0) + 1
+    report = {
+        "what": "InjectionHead validation metrics at the thresholds chosen on validation (see train.py)",
+        "command": "python -m detectors.injection.train",
+        "hidden_units": hidden,
+        "training_samples": counts,
+        "thresholds": head.thresholds,
+        "fusion": {
+            "features": ["logit(classifier)", "heuristic", "obfuscations"],
+            "coefficients": [round(float(x), 4) for x in head.fusion_coefficients],
+            "intercept": round(head.fusion_intercept, 4),
+        },
+        **validation_report(head, encoder, rules),
+    }
+    (out.parent / "validation_metrics.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cache", type=Path, default=None, help=".npz to keep embeddings in between runs")
+    parser.add_argument("--hidden", type=int, default=256, help="hidden units of the classifier")
+    parser.add_argument("--out", type=Path, default=DEFAULT_HEAD)
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(2)
+    report = train(args.cache, args.hidden, args.out)
+    print(json.dumps({k: report[k] for k in ("thresholds", "s_labs_validation", "clinc_validation_fpr")}))
+    print(json.dumps(report["development_documents"]))
+
+
+if __name__ == "__main__":
+    main()

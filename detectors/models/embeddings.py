@@ -1,0 +1,43 @@
+"""Per-request embedding cache: each text is embedded once per request, whichever detectors need it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from detectors.models.encoder import SharedEncoder, Vectors, shared_encoder
+
+
+class EmbeddingCache:
+    """Lives for one request. Detectors ask for vectors; missing ones are computed in one batch."""
+
+    def __init__(self, encoder: SharedEncoder | None = None) -> None:
+        self._encoder = encoder
+        self._vectors: dict[str, Vectors] = {}
+        self._lock = threading.Lock()
+        self.computed = 0  # how many texts this request actually encoded (tests and metrics read it)
+
+    @property
+    def encoder(self) -> SharedEncoder:
+        if self._encoder is None:
+            self._encoder = shared_encoder()
+        return self._encoder
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """Vectors for ``texts`` in order, computing only those this request has not embedded yet."""
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+            if missing:
+                for text, vector in zip(missing, self.encoder.encode(missing), strict=True):
+                    self._vectors[text] = vector
+                self.computed += len(missing)
+            if not texts:
+                return np.zeros((0, self.encoder.dimension), dtype=np.float32)
+            stacked: Vectors = np.stack([self._vectors[t] for t in texts])
+            return stacked
+
+    def embed_one(self, text: str) -> Vectors:
+        vector: Vectors = self.embed([text])[0]
+        return vector

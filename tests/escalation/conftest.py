@@ -1,0 +1,3 @@
+from tests.escalation.backends import review_backend
+
+__all__ = ["review_backend"]
