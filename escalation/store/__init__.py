@@ -10,6 +10,8 @@ Claims are race-free without locks held across requests: a claim is one conditio
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -21,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Table, delete, event, func, insert, select, update
+from sqlalchemy import Table, delete, event, func, insert, make_url, select, update
 from sqlalchemy.engine import Connection, CursorResult, RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -65,6 +67,27 @@ def _new_id() -> str:
     return str(uuid.uuid4())
 
 
+def _use_wal(path: str, timeout: float = 30.0) -> None:
+    """Put a SQLite file in WAL mode (readers never wait for the writer); the mode is stored in the file.
+
+    Switching modes needs an exclusive lock, and SQLite answers "database is locked" at once, without waiting out the
+    busy timeout, when it would otherwise deadlock with another connection's write; replicas starting together hit
+    exactly that, so we retry here, off the event loop.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        connection = sqlite3.connect(path, timeout=timeout)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")  # a file system without WAL support keeps its mode
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+        finally:
+            connection.close()
+        time.sleep(0.05)
+
+
 def _rowcount(result: Any) -> int:
     return int(result.rowcount) if isinstance(result, CursorResult) else 0
 
@@ -105,8 +128,6 @@ class ReviewStore:
         def _connect(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
-            if not memory_db:
-                cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
@@ -120,6 +141,10 @@ class ReviewStore:
         """Connect and bring the schema up to date."""
         if self._engine is not None:
             return
+        if self.is_sqlite:
+            database = make_url(self.url).database
+            if database and database != ":memory:":
+                await asyncio.to_thread(_use_wal, database)
         migrator = self._create_engine(immediate=True)
         try:
             async with migrator.begin() as connection:
