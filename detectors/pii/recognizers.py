@@ -45,6 +45,27 @@ WORDS_BEFORE = 5
 WORDS_AFTER = 2
 
 
+def _recognizer_result(
+    recognizer: LocalRecognizer, entity: str, start: int, end: int, score: float, label: str
+) -> RecognizerResult:
+    """A result that names its recognizer and pattern, as Presidio's own recognizers report theirs."""
+    name = str(recognizer.name)
+    explanation = AnalysisExplanation(
+        recognizer=name, original_score=score, pattern_name=label, textual_explanation=label
+    )
+    return RecognizerResult(
+        entity_type=entity,
+        start=start,
+        end=end,
+        score=score,
+        analysis_explanation=explanation,
+        recognition_metadata={
+            RecognizerResult.RECOGNIZER_NAME_KEY: name,
+            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: recognizer.id,
+        },
+    )
+
+
 class RegexRecognizer(LocalRecognizer):
     """Matches compiled patterns; the named group ``value`` (or the whole match) is the entity.
 
@@ -110,20 +131,7 @@ class RegexRecognizer(LocalRecognizer):
             result.analysis_explanation.set_improved_score(result.score)
 
     def _result(self, start: int, end: int, score: float, label: str) -> RecognizerResult:
-        explanation = AnalysisExplanation(
-            recognizer=self.recognizer_name, original_score=score, pattern_name=label, textual_explanation=label
-        )
-        return RecognizerResult(
-            entity_type=self.entity,
-            start=start,
-            end=end,
-            score=score,
-            analysis_explanation=explanation,
-            recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.recognizer_name,
-                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-            },
-        )
+        return _recognizer_result(self, self.entity, start, end, score, label)
 
 
 _WORD = regex.compile(r"[\p{L}\p{N}]+")
@@ -474,20 +482,7 @@ class StreetAddressRecognizer(LocalRecognizer):
         return end
 
     def _result(self, start: int, end: int, score: float, label: str) -> RecognizerResult:
-        explanation = AnalysisExplanation(
-            recognizer=self.recognizer_name, original_score=score, pattern_name=label, textual_explanation=label
-        )
-        return RecognizerResult(
-            entity_type=self.ENTITY,
-            start=start,
-            end=end,
-            score=score,
-            analysis_explanation=explanation,
-            recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.recognizer_name,
-                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-            },
-        )
+        return _recognizer_result(self, self.ENTITY, start, end, score, label)
 
 
 def _is_sentence_start(text: str, part: Any) -> bool:
