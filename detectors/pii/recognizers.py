@@ -46,10 +46,9 @@ WORDS_AFTER = 2
 
 
 def _recognizer_result(
-    recognizer: LocalRecognizer, entity: str, start: int, end: int, score: float, label: str
+    name: str, identifier: str, entity: str, start: int, end: int, score: float, label: str
 ) -> RecognizerResult:
     """A result that names its recognizer and pattern, as Presidio's own recognizers report theirs."""
-    name = str(recognizer.name)
     explanation = AnalysisExplanation(
         recognizer=name, original_score=score, pattern_name=label, textual_explanation=label
     )
@@ -61,7 +60,7 @@ def _recognizer_result(
         analysis_explanation=explanation,
         recognition_metadata={
             RecognizerResult.RECOGNIZER_NAME_KEY: name,
-            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: recognizer.id,
+            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: identifier,
         },
     )
 
@@ -131,7 +130,7 @@ class RegexRecognizer(LocalRecognizer):
             result.analysis_explanation.set_improved_score(result.score)
 
     def _result(self, start: int, end: int, score: float, label: str) -> RecognizerResult:
-        return _recognizer_result(self, self.entity, start, end, score, label)
+        return _recognizer_result(self.recognizer_name, self.id, self.entity, start, end, score, label)
 
 
 _WORD = regex.compile(r"[\p{L}\p{N}]+")
@@ -482,7 +481,7 @@ class StreetAddressRecognizer(LocalRecognizer):
         return end
 
     def _result(self, start: int, end: int, score: float, label: str) -> RecognizerResult:
-        return _recognizer_result(self, self.ENTITY, start, end, score, label)
+        return _recognizer_result(self.recognizer_name, self.id, self.ENTITY, start, end, score, label)
 
 
 def _is_sentence_start(text: str, part: Any) -> bool:
