@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     inference_threads: int | None = Field(
         None, ge=1, description="threads that run model inference (default: the CPU count, at most 4)"
     )
+    encoder_precision: Literal["float32", "bfloat16"] = Field(
+        "float32",
+        description="shared encoder arithmetic: bfloat16 is ~2x faster on CPUs with native bf16 (AVX512-BF16, AMX), "
+        "slower elsewhere",
+    )
 
     # Operations: logs, metrics, tracing, shutdown.
     log_level: Literal["debug", "info", "warning", "error"] = Field(
@@ -127,6 +132,7 @@ class Settings(BaseSettings):
             os.environ["RAILGUARD_MODELS_DIR"] = str(self.models_dir)
         if self.inference_threads is not None:
             os.environ["RAILGUARD_INFERENCE_THREADS"] = str(self.inference_threads)
+        os.environ["RAILGUARD_ENCODER_PRECISION"] = self.encoder_precision
 
     @classmethod
     def settings_customise_sources(

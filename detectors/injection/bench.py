@@ -2,7 +2,8 @@
 
 Prints, for a 1,000-character prompt: the heuristics alone (normalisation and rules, no model) and the whole
 ``detect`` call (encoder included, a fresh per-request embedding cache each time), plus a 5,000-character document
-(several windows). The last line is JSON.
+(several windows). ``--precision both`` measures the encoder in float32 and bfloat16 in the same run, with their
+ratio and how close bfloat16's vectors stay to float32's. The last line is JSON.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from detectors.base import DetectorContext, TextRole
 from detectors.injection import InjectionDetector
 from detectors.models.embeddings import EmbeddingCache
+from detectors.models.encoder import PRECISIONS, SharedEncoder
 
 PROMPT = (
     "I'm planning a two-week trip to Japan in April with my partner. We want to see Tokyo, Kyoto and Osaka, and "
@@ -35,34 +37,60 @@ def median_ms(fn: Callable[[], object], repeat: int) -> float:
     return round(statistics.median(times), 3)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=50)
-    parser.add_argument("--torch-threads", type=int, default=2)
-    args = parser.parse_args()
-    import torch
-
-    torch.set_num_threads(args.torch_threads)
+def measure(precision: str, repeat: int) -> dict[str, float]:
+    encoder = SharedEncoder(precision=precision)
     detector = InjectionDetector()
     detector.warm_up()
     prompt = PROMPT[:1000]
     document = (PROMPT * 5)[:5000]
-    result = {
-        "prompt_chars": len(prompt),
-        "heuristics_p50_ms": median_ms(lambda: detector.heuristics(prompt), args.repeat * 4),
+    return {
         "detect_p50_ms": median_ms(
-            lambda: detector.detect(prompt, DetectorContext(embeddings=EmbeddingCache())), args.repeat
+            lambda: detector.detect(prompt, DetectorContext(embeddings=EmbeddingCache(encoder))), repeat
         ),
-        "document_chars": len(document),
         "document_detect_p50_ms": median_ms(
-            lambda: detector.detect(document, DetectorContext(role=TextRole.CONTEXT, embeddings=EmbeddingCache())),
-            max(5, args.repeat // 5),
+            lambda: detector.detect(
+                document, DetectorContext(role=TextRole.CONTEXT, embeddings=EmbeddingCache(encoder))
+            ),
+            max(5, repeat // 5),
         ),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--torch-threads", type=int, default=2)
+    parser.add_argument("--precision", choices=[*PRECISIONS, "both"], default="float32")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.torch_threads)
+    prompt = PROMPT[:1000]
+    precisions = list(PRECISIONS) if args.precision == "both" else [args.precision]
+    heuristics = InjectionDetector()
+    result: dict[str, object] = {
+        "prompt_chars": len(prompt),
+        "document_chars": 5000,
+        "heuristics_p50_ms": median_ms(lambda: heuristics.heuristics(prompt), args.repeat * 4),
         "torch_threads": args.torch_threads,
     }
     print(f"heuristics alone, {len(prompt)} chars: {result['heuristics_p50_ms']} ms")
-    print(f"detect (encoder included), {len(prompt)} chars: {result['detect_p50_ms']} ms")
-    print(f"detect, {len(document)}-char document: {result['document_detect_p50_ms']} ms")
+    for precision in precisions:
+        figures = measure(precision, args.repeat)
+        result[precision] = figures
+        print(f"{precision}: detect (encoder included), {len(prompt)} chars: {figures['detect_p50_ms']} ms")
+        print(f"{precision}: detect, 5000-char document: {figures['document_detect_p50_ms']} ms")
+    if len(precisions) == 2:
+        full, half = (result[p] for p in PRECISIONS)
+        assert isinstance(full, dict) and isinstance(half, dict)
+        result["bfloat16_speedup"] = round(full["detect_p50_ms"] / half["detect_p50_ms"], 2)
+        texts = [PROMPT[i : i + 500] for i in range(0, 1000, 250)]
+        cosine = (
+            SharedEncoder(precision="float32").encode(texts) * SharedEncoder(precision="bfloat16").encode(texts)
+        ).sum(1)
+        result["bfloat16_min_cosine"] = round(float(cosine.min()), 4)
+        speedup, closeness = result["bfloat16_speedup"], result["bfloat16_min_cosine"]
+        print(f"bfloat16 is {speedup}x float32; its vectors' cosine to float32's >= {closeness}")
     print(json.dumps(result))
 
 

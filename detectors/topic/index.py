@@ -97,8 +97,10 @@ class TextVectorCache:
 
 
 def encoder_identity(encoder: SharedEncoder) -> str:
-    """Vectors from different weights must never mix: key caches on the model name and its pinned digests."""
-    return encoder.spec.name + ":" + ",".join(f"{k}={v}" for k, v in sorted(encoder.spec.sha256.items()))
+    """Vectors from different weights must never mix: key caches on the model name, its pinned digests and the
+    precision it runs at (float32 keys stay as they were, so existing caches remain valid)."""
+    identity = encoder.spec.name + ":" + ",".join(f"{k}={v}" for k, v in sorted(encoder.spec.sha256.items()))
+    return identity if encoder.precision == "float32" else f"{identity}:{encoder.precision}"
 
 
 class TopicIndexBuilder:

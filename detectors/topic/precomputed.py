@@ -19,7 +19,7 @@ class PrecomputedEncoder(SharedEncoder):
 
     def __init__(self, texts: Sequence[str], vectors: Vectors, encoder: SharedEncoder | None = None) -> None:
         base = encoder or shared_encoder()
-        super().__init__(base.spec)
+        super().__init__(base.spec, precision=base.precision)
         self._base = base
         self._table = dict(zip(texts, vectors, strict=True))
         self.misses = 0
