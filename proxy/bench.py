@@ -223,6 +223,11 @@ def main(argv: list[str] | None = None) -> int:
         help="also run the proxy on httpx2's own connection pool (railguard-httpx)",
     )
     parser.add_argument("--rate-limits", action="store_true", help="also measure rate limits on memory and Redis")
+    parser.add_argument(
+        "--compare-precision",
+        action="store_true",
+        help="also run the proxy with the shared encoder in bfloat16 (railguard-bf16; for policies that use models)",
+    )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="Redis for --rate-limits")
     args = parser.parse_args(argv)
 
@@ -240,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     variants: dict[str, dict[str, str]] = {"railguard": {}}
     if args.compare_transports:
         variants["railguard-httpx"] = {"RAILGUARD_UPSTREAM_TRANSPORT": "httpx"}
+    if args.compare_precision:
+        variants["railguard-bf16"] = {"RAILGUARD_ENCODER_PRECISION": "bfloat16"}
     redis_prefix = f"railguard-bench:{os.getpid()}:"
     if args.rate_limits:
         rate_policies = rate_limit_policies(workdir, policies)
