@@ -32,3 +32,10 @@ def _review_store_outside_the_checkout(tmp_path_factory: pytest.TempPathFactory)
     SQLite file, not to `railguard-reviews.db` in the checkout."""
     folder = tmp_path_factory.mktemp("review-store")
     os.environ.setdefault("RAILGUARD_REVIEW_DB", f"sqlite+aiosqlite:///{folder / 'reviews.db'}")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _encoder_in_float32() -> None:
+    """The committed heads' recorded figures were measured with the encoder in float32; a developer's
+    RAILGUARD_ENCODER_PRECISION must not change what the tests measure (tests of bfloat16 ask for it by name)."""
+    os.environ["RAILGUARD_ENCODER_PRECISION"] = "float32"

@@ -94,7 +94,7 @@ def test_bfloat16_vectors_stay_close_to_float32_and_never_share_a_cache_key() ->
 def test_serve_settings_export_the_encoder_precision(monkeypatch) -> None:
     from proxy.settings import Settings
 
-    monkeypatch.delenv("RAILGUARD_ENCODER_PRECISION", raising=False)
+    # setenv first, so that the teardown puts back what was there before the export overwrote it.
+    monkeypatch.setenv("RAILGUARD_ENCODER_PRECISION", "float32")
     Settings(encoder_precision="bfloat16").export_for_detectors()
     assert os.environ["RAILGUARD_ENCODER_PRECISION"] == "bfloat16"
-    monkeypatch.delenv("RAILGUARD_ENCODER_PRECISION")
