@@ -34,10 +34,7 @@ PRECISION_ENV = "RAILGUARD_ENCODER_PRECISION"
 
 
 def configured_precision() -> str:
-    precision = os.environ.get(PRECISION_ENV) or "float32"
-    if precision not in PRECISIONS:
-        raise ValueError(f"{PRECISION_ENV}={precision!r}: expected one of {', '.join(PRECISIONS)}")
-    return precision
+    return os.environ.get(PRECISION_ENV) or "float32"
 
 
 class SharedEncoder:
@@ -50,7 +47,17 @@ class SharedEncoder:
         self._runtime = models
         self.precision = precision or configured_precision()
         if self.precision not in PRECISIONS:
-            raise ValueError(f"encoder precision {self.precision!r}: expected one of {', '.join(PRECISIONS)}")
+            raise ValueError(
+                f"encoder precision {self.precision!r} (argument or {PRECISION_ENV}): expected one of "
+                + ", ".join(PRECISIONS)
+            )
+
+    @property
+    def identity(self) -> str:
+        """Vectors from different weights must never mix: caches key on the model name, its pinned digests and the
+        precision it runs at (float32 keys stay as they were, so existing caches remain valid)."""
+        identity = self.spec.name + ":" + ",".join(f"{k}={v}" for k, v in sorted(self.spec.sha256.items()))
+        return identity if self.precision == "float32" else f"{identity}:{self.precision}"
 
     def _load(self) -> object:
         # Never let a stray code path reach for the hub.

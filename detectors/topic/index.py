@@ -80,7 +80,7 @@ class TextVectorCache:
         self._lock = threading.Lock()
 
     def embed(self, encoder: SharedEncoder, texts: Sequence[str]) -> Vectors:
-        model = encoder_identity(encoder)
+        model = encoder.identity
         with self._lock:
             missing = [t for t in dict.fromkeys(texts) if (model, t) not in self._vectors]
         fresh = encoder.encode(missing) if missing else np.zeros((0, encoder.dimension), dtype=np.float32)
@@ -94,13 +94,6 @@ class TextVectorCache:
             while len(self._vectors) > self._capacity:
                 self._vectors.popitem(last=False)
         return np.stack(rows).astype(np.float32)
-
-
-def encoder_identity(encoder: SharedEncoder) -> str:
-    """Vectors from different weights must never mix: key caches on the model name, its pinned digests and the
-    precision it runs at (float32 keys stay as they were, so existing caches remain valid)."""
-    identity = encoder.spec.name + ":" + ",".join(f"{k}={v}" for k, v in sorted(encoder.spec.sha256.items()))
-    return identity if encoder.precision == "float32" else f"{identity}:{encoder.precision}"
 
 
 class TopicIndexBuilder:
@@ -151,7 +144,7 @@ def _index_key(declarations: Sequence[TopicDeclaration], encoder: SharedEncoder)
             _INDEX_VERSION,
             NEIGHBOURS,
             NEIGHBOUR_SPAN,
-            encoder_identity(encoder),
+            encoder.identity,
             [[d.name, list(d.texts())] for d in declarations],
         ]
     )

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 
 from detectors.models.encoder import SharedEncoder, Vectors, shared_encoder
-from detectors.topic.index import encoder_identity
 
 
 class PrecomputedEncoder(SharedEncoder):
@@ -38,7 +37,7 @@ class PrecomputedEncoder(SharedEncoder):
         """Embed ``texts`` (batched), reusing ``cache_file`` (an .npz) when it was made by the same weights."""
         unique = sorted(set(texts))
         base = shared_encoder()
-        identity = encoder_identity(base)
+        identity = base.identity
         known: dict[str, Vectors] = {}
         if cache_file is not None and cache_file.is_file():
             with np.load(cache_file, allow_pickle=False) as stored:

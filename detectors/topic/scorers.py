@@ -12,7 +12,7 @@ from detectors.base import DetectorContext
 from detectors.models.embeddings import EmbeddingCache
 from detectors.models.encoder import SharedEncoder, shared_encoder
 from detectors.topic.declarations import TopicDeclaration
-from detectors.topic.index import TopicIndex, TopicIndexBuilder, encoder_identity, index_builder
+from detectors.topic.index import TopicIndex, TopicIndexBuilder, index_builder
 
 Scores = npt.NDArray[np.float32]
 
@@ -20,7 +20,7 @@ Scores = npt.NDArray[np.float32]
 def request_cache(context: DetectorContext, encoder: SharedEncoder) -> EmbeddingCache:
     """The pipeline's per-request cache when it holds vectors of the same encoder, else a fresh one."""
     cache = context.embeddings
-    if cache is not None and encoder_identity(cache.encoder) == encoder_identity(encoder):
+    if cache is not None and cache.encoder.identity == encoder.identity:
         return cache
     return EmbeddingCache(encoder)
 
