@@ -64,7 +64,7 @@ class InjectionDetector(Detector):
         if self.hub is not None:
             return trusted(texts, self.hub.probabilities(texts))
         cache = context.embeddings if context.embeddings is not None else EmbeddingCache()
-        return trusted(texts, self.head.classify(cache.embed(texts)))
+        return trusted(texts, self.head.classify(cache.embed(texts), cache.embed_lexical(texts)))
 
     def detect(self, text: str, context: DetectorContext) -> Detection:
         return self.detect_many([text], context)[0]

@@ -1,7 +1,9 @@
 """The injection classifier head on the shared encoder and the fusion of its score with the heuristics.
 
-classifier:  p = logistic(w₂ · relu(W₁ · embedding + b₁) + b₂), a one-hidden-layer perceptron (256 units) on the
-             MiniLM embedding of the normalised text (each window, each decoded payload; the highest counts);
+classifier:  p = logistic(w₂ · relu(W₁ · [sentence; lexical] + b₁) + b₂), a one-hidden-layer perceptron (256 units)
+             on two 384-dim vectors of the normalised text (each window, each decoded payload; the highest counts):
+             the MiniLM sentence embedding and the lexical vector (mean of MiniLM's input word-piece embeddings,
+             ``SharedEncoder.encode_lexical``), so the head sees both what a text means and how it is worded;
 fusion:      score = logistic(a · logit(p) + c · heuristic + d · min(obfuscations, 3) + e)
 
 with ``heuristic`` the rules' noisy-or score and ``obfuscations`` the number of suspicious obfuscation kinds found.
@@ -40,21 +42,32 @@ def fusion_features(classifier: float, heuristic: float, obfuscations: int) -> n
     return np.array([float(logit(classifier)), heuristic, min(obfuscations, MAX_OBFUSCATIONS)], dtype=np.float64)
 
 
+def head_features(sentence: npt.NDArray[np.float32], lexical: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+    """The classifier's input rows: sentence vector, then lexical vector (training and inference share this)."""
+    return np.hstack([sentence, lexical]).astype(np.float64)
+
+
 @dataclass(frozen=True)
 class InjectionHead:
-    hidden_weights: npt.NDArray[np.float64]  # (384, hidden)
+    hidden_weights: npt.NDArray[np.float64]  # (768, hidden): sentence rows, then lexical rows
     hidden_bias: npt.NDArray[np.float64]  # (hidden,)
     coefficients: npt.NDArray[np.float64]  # (hidden,)
     intercept: float
     fusion_coefficients: npt.NDArray[np.float64]  # (3,): logit(classifier), heuristic, obfuscations
     fusion_intercept: float
-    thresholds: dict[str, float]  # "user" and "context": the block thresholds chosen on validation
+    thresholds: dict[str, float]  # chosen on validation: "user" (review), "block" (user turns), "context" (documents)
 
-    def classify(self, vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-        """Classifier probability per embedding row."""
-        if len(vectors) == 0:
+    def classify(self, sentence: npt.NDArray[np.float32], lexical: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        """Classifier probability per text, from its sentence and lexical vectors (rows in the same order)."""
+        if len(sentence) == 0:
             return np.zeros(0)
-        hidden = np.maximum(vectors.astype(np.float64) @ self.hidden_weights + self.hidden_bias, 0.0)
+        features = head_features(sentence, lexical)
+        if features.shape[1] != self.hidden_weights.shape[0]:
+            raise ValueError(
+                f"injection head expects {self.hidden_weights.shape[0]} features, got {features.shape[1]}: "
+                "retrain it with python -m detectors.injection.train"
+            )
+        hidden = np.maximum(features @ self.hidden_weights + self.hidden_bias, 0.0)
         return sigmoid(hidden @ self.coefficients + self.intercept)
 
     def fuse(self, classifier: float, heuristic: float, obfuscations: int) -> float:

@@ -4,13 +4,14 @@
    role-play jailbreaks, multilingual overrides, documents with hidden instructions, benign documents, benign
    texts in encodings, generated benign instructions, the self-instruct seed tasks as prompts, and every CLINC150
    train and out-of-scope train query as ordinary benign input.
-2. Classifier: a one-hidden-layer perceptron (256 units, early stopping, seed 0) on the MiniLM embedding of every
-   text the detector would read (windows of the normalised text and decoded payloads).
+2. Classifier: a one-hidden-layer perceptron (256 units, early stopping, seed 0) on the MiniLM sentence embedding
+   and lexical vector of every text the detector would read (windows of the normalised text and decoded payloads).
 3. Fusion: logistic regression on (logit of the classifier score, heuristic score, obfuscation count), fitted on
    S-Labs validation plus generated development documents (seed 2), which the classifier never saw.
-4. Thresholds on validation only: the user threshold maximises F1 on S-Labs validation (rows also in train
-   dropped) with false-positive rate <= 2% there and <= 0.4% on CLINC150 validation; the context threshold
-   is the lowest one keeping the false-positive rate on the development documents <= 1% (best recall).
+4. Thresholds on validation only: the user threshold (human review) maximises F1 on S-Labs validation (rows also
+   in train dropped) with false-positive rate <= 2% there and <= 0.4% on CLINC150 validation; the block threshold
+   the same with <= 1% and <= 0.2%; the context threshold is the lowest one keeping the false-positive rate on the
+   development documents <= 1% (best recall).
 
 Writes weights/injection_head.npz and weights/validation_metrics.json. See MODEL_CARD.md.
 """
@@ -33,7 +34,7 @@ from detectors.data import shared_data
 from detectors.evaluation import binary_metrics
 from detectors.injection import augment
 from detectors.injection.analysis import Evidence, analyse, trusted
-from detectors.injection.head import DEFAULT_HEAD, InjectionHead, fusion_features
+from detectors.injection.head import DEFAULT_HEAD, InjectionHead, fusion_features, head_features
 from detectors.injection.rules import RuleSet, builtin_rules
 from detectors.topic.precomputed import PrecomputedEncoder
 
@@ -41,7 +42,9 @@ SLABS = "injection/s-labs"
 CLINC = "topic/clinc150/data_full.json"
 SEED_TASKS = "benign/self-instruct/seed_tasks.jsonl"
 TRAIN_SEED, DEV_SEED = 0, 2  # the held-out evaluation set uses seed 1 (evaluate.py)
-MAX_HOST_CHARS = 500  # hosts stay one window long, so a window's label is its document's
+VARIANTS_SEED = 3
+MAX_HOST_CHARS = 500
+SEED_TASK_VARIANTS = 1500  # hosts stay one window long, so a window's label is its document's
 
 
 @dataclass
@@ -73,6 +76,21 @@ def seed_prompts() -> list[str]:
         extra = task["instances"][0]["input"]
         prompts.append(task["instruction"] + ("\n\n" + extra if extra.strip() else ""))
     return prompts
+
+
+def seed_task_variants(rng: random.Random, inputs: Sequence[str], n: int) -> list[str]:
+    """The seed tasks' instructions with other inputs: a seed instruction alone, or followed by another task's input,
+    a benign document or a benign S-Labs row (``inputs``). Ordinary task prompts ("You are given a ...", "Classify
+    the following ...") share words with attacks; these teach the head that wording plus an input is not one."""
+    with shared_data(SEED_TASKS).open(encoding="utf-8") as handle:
+        instructions = [json.loads(line)["instruction"] for line in handle]
+    texts = []
+    for _ in range(n):
+        text = rng.choice(instructions)
+        if rng.random() < 0.8:
+            text += "\n\n" + rng.choice(inputs)
+        texts.append(text)
+    return texts
 
 
 def host_documents(benign_rows: Sequence[str], part: int, rng: random.Random, joined: int = 150) -> list[str]:
@@ -115,6 +133,9 @@ def training_samples() -> list[Sample]:
     benign = [s.text for s in train if s.label == 0]
     clinc = clinc_queries("train") + clinc_queries("oos_train")
     seeds = [Sample(p, 0, "seed_tasks") for p in seed_prompts()]
+    variants = random.Random(VARIANTS_SEED)  # its own generator, so the other draws stay as they were
+    inputs = host_documents(benign, 0, variants) + benign  # pool half 0 only: half 1 hosts the held-out set
+    seeds += [Sample(p, 0, "seed_task_variants") for p in seed_task_variants(variants, inputs, SEED_TASK_VARIANTS)]
     return train + generated(rng, attacks, benign, 0, 1.0) + [Sample(q, 0, "clinc_train") for q in clinc] + seeds
 
 
@@ -145,6 +166,10 @@ def classifier_rows(sample: Sample, evidence: Evidence) -> list[tuple[str, int]]
     return rows + [(w.text, sample.label) for w in evidence.payload_windows]
 
 
+def classify(head: InjectionHead, encoder: PrecomputedEncoder, texts: Sequence[str]) -> npt.NDArray[np.float64]:
+    return head.classify(encoder.encode(texts), encoder.encode_lexical(texts))
+
+
 class Scorer:
     """Scores samples with a head, reading embeddings from a precomputed table."""
 
@@ -157,7 +182,7 @@ class Scorer:
         for sample in samples:
             evidence = analyse(sample.text, self.rules)
             texts = evidence.classifier_texts
-            probability = float(trusted(texts, self.head.classify(self.encoder.encode(texts))).max())
+            probability = float(trusted(texts, classify(self.head, self.encoder, texts)).max())
             classifier.append(probability)
             fused.append(self.head.fuse(probability, evidence.heuristic, len(evidence.normalized.suspicious)))
         return fused, classifier
@@ -191,11 +216,13 @@ def validation_report(head: InjectionHead, encoder: PrecomputedEncoder, rules: R
     clinc, _ = scorer.scores([Sample(q, 0, "clinc_val") for q in clinc_queries("val") + clinc_queries("oos_val")])
     documents = development_documents()
     doc_scores, _ = scorer.scores(documents)
-    user, context = head.thresholds["user"], head.thresholds["context"]
+    user, block, context = head.thresholds["user"], head.thresholds["block"], head.thresholds["context"]
     return {
         "s_labs_validation": {"n": len(validation), **binary_metrics(labels, fused, user)},
+        "s_labs_validation_at_block": binary_metrics(labels, fused, block),
         "s_labs_validation_classifier_only": binary_metrics(labels, classifier, user),
         "clinc_validation_fpr": round(float((np.asarray(clinc) >= user).mean()), 4),
+        "clinc_validation_fpr_at_block": round(float((np.asarray(clinc) >= block).mean()), 4),
         "development_documents": {
             "n": len(documents),
             **binary_metrics([s.label for s in documents], doc_scores, context),
@@ -214,7 +241,7 @@ def fusion_rows(
     for sample in samples:
         evidence = analyse(sample.text, rules)
         texts = evidence.classifier_texts
-        probability = float(trusted(texts, head.classify(encoder.encode(texts))).max())
+        probability = float(trusted(texts, classify(head, encoder, texts)).max())
         rows.append(fusion_features(probability, evidence.heuristic, len(evidence.normalized.suspicious)))
     return np.stack(rows)
 
@@ -236,7 +263,7 @@ def train(cache: Path | None, hidden: int, out: Path) -> dict[str, Any]:
     labels = [label for r in rows for _, label in r]
     mlp = MLPClassifier(
         (hidden,), alpha=1e-3, max_iter=60, early_stopping=True, validation_fraction=0.1, random_state=0
-    ).fit(encoder.encode(texts), labels)
+    ).fit(head_features(encoder.encode(texts), encoder.encode_lexical(texts)), labels)
     classifier = InjectionHead(
         hidden_weights=mlp.coefs_[0].astype(np.float32).astype(np.float64),
         hidden_bias=mlp.intercepts_[0].astype(np.float32).astype(np.float64),
@@ -261,12 +288,14 @@ def train(cache: Path | None, hidden: int, out: Path) -> dict[str, Any]:
     fused, _ = scorer.scores(validation)
     clinc_scores, _ = scorer.scores([Sample(q, 0, "clinc_val") for q in clinc_val])
     user = select_threshold([s.label for s in validation], fused, 0.02, clinc_scores, 0.004)
+    # Blocking needs more certainty than review: long benign instructions can score between the two.
+    block = select_threshold([s.label for s in validation], fused, 0.01, clinc_scores, 0.002)
     doc_scores, _ = scorer.scores(documents)
     # Documents: the lowest threshold within the false-positive limit (best recall). The development documents are
     # easy for the classifier, so their F1 optimum sits near 1.0 and would miss hidden instructions phrased unlike
     # the generator's.
     context = select_threshold([s.label for s in documents], doc_scores, 0.01, objective="recall")
-    head = replace(head, thresholds={"user": user, "context": context})
+    head = replace(head, thresholds={"user": user, "block": block, "context": context})
     head.save(out)
     head = InjectionHead.load(out)
     counts: dict[str, int] = {}

@@ -16,6 +16,7 @@ class EmbeddingCache:
     def __init__(self, encoder: SharedEncoder | None = None) -> None:
         self._encoder = encoder
         self._vectors: dict[str, Vectors] = {}
+        self._lexical: dict[str, Vectors] = {}
         self._lock = threading.Lock()
         self.computed = 0  # how many texts this request actually encoded (tests and metrics read it)
 
@@ -36,6 +37,17 @@ class EmbeddingCache:
             if not texts:
                 return np.zeros((0, self.encoder.dimension), dtype=np.float32)
             stacked: Vectors = np.stack([self._vectors[t] for t in texts])
+            return stacked
+
+    def embed_lexical(self, texts: Sequence[str]) -> Vectors:
+        """Lexical vectors (``SharedEncoder.encode_lexical``) for ``texts`` in order, each computed once a request."""
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._lexical))
+            if missing:
+                self._lexical.update(zip(missing, self.encoder.encode_lexical(missing), strict=True))
+            if not texts:
+                return np.zeros((0, self.encoder.dimension), dtype=np.float32)
+            stacked: Vectors = np.stack([self._lexical[t] for t in texts])
             return stacked
 
     def embed_one(self, text: str) -> Vectors:

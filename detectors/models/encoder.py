@@ -92,6 +92,32 @@ class SharedEncoder:
         )
         return np.asarray(vectors, dtype=np.float32)
 
+    def encode_lexical(self, texts: Sequence[str], batch_size: int = 64) -> Vectors:
+        """Each text's *lexical* vector: the mean of the encoder's input embeddings (word piece + position,
+        layer-normalised) over its tokens, L2-normalised — a bag of word pieces in the encoder's own space.
+
+        Sentence vectors blur the exact wording an attack depends on ("ignore", "previous", "instructions"); beside
+        them this vector lifts the injection head's validation ROC AUC (see detectors/injection/MODEL_CARD.md). It
+        runs the embedding layer only, none of the transformer layers, so it costs a tokenisation and a lookup.
+        """
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        import torch
+
+        model = self.model
+        transformer = model[0].auto_model  # type: ignore[index]
+        rows = []
+        for start in range(0, len(texts), batch_size):
+            features = model.preprocess(list(texts[start : start + batch_size]))  # type: ignore[attr-defined]
+            with torch.inference_mode():
+                embedded = transformer.embeddings(
+                    input_ids=features["input_ids"], token_type_ids=features.get("token_type_ids")
+                ).float()
+            mask = features["attention_mask"].unsqueeze(-1).float()
+            mean = (embedded * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+            rows.append(torch.nn.functional.normalize(mean, dim=1).numpy())
+        return np.concatenate(rows).astype(np.float32)
+
 
 _shared: SharedEncoder | None = None
 

@@ -41,12 +41,20 @@ def test_windows_cover_the_whole_text_with_overlap() -> None:
 
 def test_the_committed_head_loads_and_its_thresholds_are_the_policy_defaults() -> None:
     head = InjectionHead.load(DEFAULT_HEAD)
-    assert head.hidden_weights.shape == (384, 256) and head.coefficients.shape == (256,)
+    # Sentence vector and lexical vector, 384 each, into 256 hidden units.
+    assert head.hidden_weights.shape == (768, 256) and head.coefficients.shape == (256,)
     defaults = Injection()
     # The head's user threshold flags for review; blocking waits for a score with 1% validation false positives.
     assert head.thresholds["user"] == defaults.escalate_above
-    assert defaults.block_above is not None and defaults.block_above > head.thresholds["user"]
+    assert head.thresholds["block"] == defaults.block_above and head.thresholds["block"] > head.thresholds["user"]
     assert head.thresholds["context"] == defaults.context.block_above
+
+
+def test_a_head_refuses_features_of_the_wrong_width() -> None:
+    head = InjectionHead.load(DEFAULT_HEAD)
+    sentence_only = np.zeros((2, 384), dtype=np.float32)
+    with pytest.raises(ValueError, match="retrain"):
+        head.classify(sentence_only, np.zeros((2, 0), dtype=np.float32))
 
 
 @pytest.fixture(scope="module")
@@ -219,7 +227,8 @@ def test_the_committed_head_reproduces_its_recorded_validation_metrics(shared_da
     # RAILGUARD_EMBEDDING_CACHE: an .npz of vectors from the same encoder weights (checked), to skip re-embedding.
     cache = os.environ.get("RAILGUARD_EMBEDDING_CACHE")
     report = validation_report(InjectionHead.load(), embed_all(texts, Path(cache) if cache else None), rules)
-    for section in ("s_labs_validation", "development_documents"):
+    for section in ("s_labs_validation", "s_labs_validation_at_block", "development_documents"):
         for key in ("precision", "recall", "f1", "fpr", "roc_auc"):
             assert report[section][key] == pytest.approx(recorded[section][key], abs=0.002), (section, key)
-    assert report["clinc_validation_fpr"] == pytest.approx(recorded["clinc_validation_fpr"], abs=0.001)
+    for key in ("clinc_validation_fpr", "clinc_validation_fpr_at_block"):
+        assert report[key] == pytest.approx(recorded[key], abs=0.001), key
