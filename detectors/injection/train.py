@@ -2,8 +2,9 @@
 
 1. Training data: S-Labs train plus generated data (augment.py, seed 0, pool half 0): obfuscated attacks,
    role-play jailbreaks, multilingual overrides, documents with hidden instructions, benign documents, benign
-   texts in encodings, generated benign instructions, the self-instruct seed tasks as prompts, and every CLINC150
-   train and out-of-scope train query as ordinary benign input.
+   texts in encodings, generated benign instructions, the self-instruct seed tasks as prompts (and variants of
+   them), benign messages full of personal data (Faker), and every CLINC150 train and out-of-scope train query as
+   ordinary benign input.
 2. Classifier: a one-hidden-layer perceptron (256 units, early stopping, seed 0) on the MiniLM sentence embedding
    and lexical vector of every text the detector would read (windows of the normalised text and decoded payloads).
 3. Fusion: logistic regression on (logit of the classifier score, heuristic score, obfuscation count), fitted on
@@ -42,7 +43,8 @@ SLABS = "injection/s-labs"
 CLINC = "topic/clinc150/data_full.json"
 SEED_TASKS = "benign/self-instruct/seed_tasks.jsonl"
 TRAIN_SEED, DEV_SEED = 0, 2  # the held-out evaluation set uses seed 1 (evaluate.py)
-VARIANTS_SEED = 3
+VARIANTS_SEED, PERSONAL_DATA_SEED = 3, 4
+PERSONAL_DATA_MESSAGES = 1500
 MAX_HOST_CHARS = 500
 SEED_TASK_VARIANTS = 1500  # hosts stay one window long, so a window's label is its document's
 
@@ -136,6 +138,8 @@ def training_samples() -> list[Sample]:
     variants = random.Random(VARIANTS_SEED)  # its own generator, so the other draws stay as they were
     inputs = host_documents(benign, 0, variants) + benign  # pool half 0 only: half 1 hosts the held-out set
     seeds += [Sample(p, 0, "seed_task_variants") for p in seed_task_variants(variants, inputs, SEED_TASK_VARIANTS)]
+    personal = augment.personal_data(random.Random(PERSONAL_DATA_SEED), PERSONAL_DATA_MESSAGES)
+    seeds += [Sample(p, 0, "personal_data") for p in personal]
     return train + generated(rng, attacks, benign, 0, 1.0) + [Sample(q, 0, "clinc_train") for q in clinc] + seeds
 
 

@@ -36,3 +36,15 @@ def test_every_set_is_read_from_the_wheel_as_attacks(tmp_path: Path) -> None:
 def test_a_wheel_without_the_data_files_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"sysprompt_extraction/attacks\.json"):
         load_samples(str(fake_wheel(tmp_path, with_extraction=False)), None)
+
+
+def test_the_pii_sentences_load_as_benign_rows(tmp_path) -> None:
+    import json
+
+    path = tmp_path / "synth_dataset_v2.json"
+    path.write_text(json.dumps([{"full_text": "I live at 12 Oak Road", "spans": []}, {"full_text": "Call Ann"}]))
+    samples, _ = load_samples(str(path), None)
+    assert [(s.text, s.label, s.source) for s in samples] == [
+        ("I live at 12 Oak Road", 0, "personal_data"),
+        ("Call Ann", 0, "personal_data"),
+    ]
