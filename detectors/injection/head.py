@@ -1,9 +1,11 @@
 """The injection classifier head on the shared encoder and the fusion of its score with the heuristics.
 
-classifier:  p = logistic(w₂ · relu(W₁ · [sentence; lexical] + b₁) + b₂), a one-hidden-layer perceptron (256 units)
-             on two 384-dim vectors of the normalised text (each window, each decoded payload; the highest counts):
-             the MiniLM sentence embedding and the lexical vector (mean of MiniLM's input word-piece embeddings,
-             ``SharedEncoder.encode_lexical``), so the head sees both what a text means and how it is worded;
+classifier:  p = logistic((meaning + wording) / 2), the mean logit of two one-hidden-layer perceptrons (256 units
+             each) on the normalised text (each window, each decoded payload; the highest p counts): ``meaning``
+             reads the MiniLM sentence embedding, ``wording`` the sentence embedding and the lexical vector (mean of
+             MiniLM's input word-piece embeddings, ``SharedEncoder.encode_lexical``). The wording view catches attack
+             phrasings the meaning view misses; alone it also flags ordinary task prompts and data-heavy messages,
+             and averaging the two keeps most of its recall (MODEL_CARD.md);
 fusion:      score = logistic(a · logit(p) + c · heuristic + d · min(obfuscations, 3) + e)
 
 with ``heuristic`` the rules' noisy-or score and ``obfuscations`` the number of suspicious obfuscation kinds found.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -43,32 +46,72 @@ def fusion_features(classifier: float, heuristic: float, obfuscations: int) -> n
 
 
 def head_features(sentence: npt.NDArray[np.float32], lexical: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-    """The classifier's input rows: sentence vector, then lexical vector (training and inference share this)."""
+    """The wording classifier's input rows: sentence vector, then lexical vector (training and inference share it)."""
     return np.hstack([sentence, lexical]).astype(np.float64)
 
 
 @dataclass(frozen=True)
-class InjectionHead:
-    hidden_weights: npt.NDArray[np.float64]  # (768, hidden): sentence rows, then lexical rows
+class Perceptron:
+    """One hidden layer (ReLU) and a logistic output, as scikit-learn's MLPClassifier fits it."""
+
+    hidden_weights: npt.NDArray[np.float64]  # (inputs, hidden)
     hidden_bias: npt.NDArray[np.float64]  # (hidden,)
     coefficients: npt.NDArray[np.float64]  # (hidden,)
     intercept: float
-    fusion_coefficients: npt.NDArray[np.float64]  # (3,): logit(classifier), heuristic, obfuscations
-    fusion_intercept: float
-    thresholds: dict[str, float]  # chosen on validation: "user" (review), "block" (user turns), "context" (documents)
 
-    def classify(self, sentence: npt.NDArray[np.float32], lexical: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-        """Classifier probability per text, from its sentence and lexical vectors (rows in the same order)."""
-        if len(sentence) == 0:
-            return np.zeros(0)
-        features = head_features(sentence, lexical)
+    @classmethod
+    def from_mlp(cls, mlp: Any) -> Perceptron:
+        """From a fitted binary ``MLPClassifier`` (weights rounded to float32, as they are stored)."""
+        return cls(
+            hidden_weights=mlp.coefs_[0].astype(np.float32).astype(np.float64),
+            hidden_bias=mlp.intercepts_[0].astype(np.float32).astype(np.float64),
+            coefficients=mlp.coefs_[1][:, 0].astype(np.float32).astype(np.float64),
+            intercept=float(np.float32(mlp.intercepts_[1][0])),
+        )
+
+    def logits(self, features: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         if features.shape[1] != self.hidden_weights.shape[0]:
             raise ValueError(
                 f"injection head expects {self.hidden_weights.shape[0]} features, got {features.shape[1]}: "
                 "retrain it with python -m detectors.injection.train"
             )
         hidden = np.maximum(features @ self.hidden_weights + self.hidden_bias, 0.0)
-        return sigmoid(hidden @ self.coefficients + self.intercept)
+        result: npt.NDArray[np.float64] = hidden @ self.coefficients + self.intercept
+        return result
+
+    def arrays(self, prefix: str) -> dict[str, npt.NDArray[Any]]:
+        return {
+            f"{prefix}_hidden_weights": self.hidden_weights.astype(np.float32),
+            f"{prefix}_hidden_bias": self.hidden_bias.astype(np.float32),
+            f"{prefix}_coefficients": self.coefficients.astype(np.float32),
+            f"{prefix}_intercept": np.array(self.intercept),
+        }
+
+    @classmethod
+    def from_arrays(cls, data: Any, prefix: str) -> Perceptron:
+        return cls(
+            hidden_weights=np.asarray(data[f"{prefix}_hidden_weights"], dtype=np.float64),
+            hidden_bias=np.asarray(data[f"{prefix}_hidden_bias"], dtype=np.float64),
+            coefficients=np.asarray(data[f"{prefix}_coefficients"], dtype=np.float64),
+            intercept=float(data[f"{prefix}_intercept"]),
+        )
+
+
+@dataclass(frozen=True)
+class InjectionHead:
+    meaning: Perceptron  # on the sentence embedding (384 inputs)
+    wording: Perceptron  # on [sentence; lexical] (768 inputs)
+    fusion_coefficients: npt.NDArray[np.float64]  # (3,): logit(classifier), heuristic, obfuscations
+    fusion_intercept: float
+    thresholds: dict[str, float]  # chosen on validation: "user" (review), "block" (user turns), "context" (documents)
+
+    def classify(self, sentence: npt.NDArray[np.float32], lexical: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        """Classifier probability per text: the mean of the two perceptrons' logits (rows in the same order)."""
+        if len(sentence) == 0:
+            return np.zeros(0)
+        meaning = self.meaning.logits(np.asarray(sentence, dtype=np.float64))
+        wording = self.wording.logits(head_features(sentence, lexical))
+        return sigmoid((meaning + wording) / 2.0)
 
     def fuse(self, classifier: float, heuristic: float, obfuscations: int) -> float:
         z = float(fusion_features(classifier, heuristic, obfuscations) @ self.fusion_coefficients)
@@ -76,25 +119,21 @@ class InjectionHead:
 
     def save(self, path: Path = DEFAULT_HEAD) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(
-            path,
-            hidden_weights=self.hidden_weights.astype(np.float32),
-            hidden_bias=self.hidden_bias.astype(np.float32),
-            coefficients=self.coefficients.astype(np.float32),
-            intercept=np.array(self.intercept),
-            fusion_coefficients=self.fusion_coefficients,
-            fusion_intercept=np.array(self.fusion_intercept),
-            thresholds=np.array(json.dumps(self.thresholds, sort_keys=True)),
-        )
+        arrays: dict[str, Any] = {
+            **self.meaning.arrays("meaning"),
+            **self.wording.arrays("wording"),
+            "fusion_coefficients": self.fusion_coefficients,
+            "fusion_intercept": np.array(self.fusion_intercept),
+            "thresholds": np.array(json.dumps(self.thresholds, sort_keys=True)),
+        }
+        np.savez_compressed(path, **arrays)
 
     @classmethod
     def load(cls, path: Path = DEFAULT_HEAD) -> InjectionHead:
         with np.load(path, allow_pickle=False) as data:
             return cls(
-                hidden_weights=np.asarray(data["hidden_weights"], dtype=np.float64),
-                hidden_bias=np.asarray(data["hidden_bias"], dtype=np.float64),
-                coefficients=np.asarray(data["coefficients"], dtype=np.float64),
-                intercept=float(data["intercept"]),
+                meaning=Perceptron.from_arrays(data, "meaning"),
+                wording=Perceptron.from_arrays(data, "wording"),
                 fusion_coefficients=np.asarray(data["fusion_coefficients"], dtype=np.float64),
                 fusion_intercept=float(data["fusion_intercept"]),
                 thresholds={k: float(v) for k, v in json.loads(str(data["thresholds"])).items()},

@@ -5,8 +5,9 @@
    texts in encodings, generated benign instructions, the self-instruct seed tasks as prompts (and variants of
    them), benign messages full of personal data (Faker), and every CLINC150 train and out-of-scope train query as
    ordinary benign input.
-2. Classifier: a one-hidden-layer perceptron (256 units, early stopping, seed 0) on the MiniLM sentence embedding
-   and lexical vector of every text the detector would read (windows of the normalised text and decoded payloads).
+2. Classifier: two one-hidden-layer perceptrons (256 units, early stopping, seed 0), one on the MiniLM sentence
+   embedding ("meaning"), one on the sentence embedding and the lexical vector ("wording"), of every text the
+   detector would read (windows of the normalised text and decoded payloads); the head averages their logits.
 3. Fusion: logistic regression on (logit of the classifier score, heuristic score, obfuscation count), fitted on
    S-Labs validation plus generated development documents (seed 2), which the classifier never saw.
 4. Thresholds on validation only: the user threshold (human review) maximises F1 on S-Labs validation (rows also
@@ -35,7 +36,7 @@ from detectors.data import shared_data
 from detectors.evaluation import binary_metrics
 from detectors.injection import augment
 from detectors.injection.analysis import Evidence, analyse, trusted
-from detectors.injection.head import DEFAULT_HEAD, InjectionHead, fusion_features, head_features
+from detectors.injection.head import DEFAULT_HEAD, InjectionHead, Perceptron, fusion_features, head_features
 from detectors.injection.rules import RuleSet, builtin_rules
 from detectors.topic.precomputed import PrecomputedEncoder
 
@@ -265,14 +266,17 @@ def train(cache: Path | None, hidden: int, out: Path) -> dict[str, Any]:
 
     texts = [t for r in rows for t, _ in r]
     labels = [label for r in rows for _, label in r]
-    mlp = MLPClassifier(
-        (hidden,), alpha=1e-3, max_iter=60, early_stopping=True, validation_fraction=0.1, random_state=0
-    ).fit(head_features(encoder.encode(texts), encoder.encode_lexical(texts)), labels)
+    sentence, lexical = encoder.encode(texts), encoder.encode_lexical(texts)
+
+    def fit(features: npt.NDArray[np.float64]) -> Perceptron:
+        mlp = MLPClassifier(
+            (hidden,), alpha=1e-3, max_iter=60, early_stopping=True, validation_fraction=0.1, random_state=0
+        )
+        return Perceptron.from_mlp(mlp.fit(features, labels))
+
     classifier = InjectionHead(
-        hidden_weights=mlp.coefs_[0].astype(np.float32).astype(np.float64),
-        hidden_bias=mlp.intercepts_[0].astype(np.float32).astype(np.float64),
-        coefficients=mlp.coefs_[1][:, 0].astype(np.float32).astype(np.float64),
-        intercept=float(np.float32(mlp.intercepts_[1][0])),
+        meaning=fit(sentence.astype(np.float64)),
+        wording=fit(head_features(sentence, lexical)),
         fusion_coefficients=np.array([1.0, 0.0, 0.0]),
         fusion_intercept=0.0,
         thresholds={"user": 0.5, "context": 0.5},

@@ -41,8 +41,9 @@ def test_windows_cover_the_whole_text_with_overlap() -> None:
 
 def test_the_committed_head_loads_and_its_thresholds_are_the_policy_defaults() -> None:
     head = InjectionHead.load(DEFAULT_HEAD)
-    # Sentence vector and lexical vector, 384 each, into 256 hidden units.
-    assert head.hidden_weights.shape == (768, 256) and head.coefficients.shape == (256,)
+    # Meaning reads the 384-dim sentence vector; wording the sentence and lexical vectors (768); 256 hidden units each.
+    assert head.meaning.hidden_weights.shape == (384, 256) and head.meaning.coefficients.shape == (256,)
+    assert head.wording.hidden_weights.shape == (768, 256) and head.wording.coefficients.shape == (256,)
     defaults = Injection()
     # The head's user threshold flags for review; blocking waits for a score with 1% validation false positives.
     assert head.thresholds["user"] == defaults.escalate_above
@@ -52,9 +53,22 @@ def test_the_committed_head_loads_and_its_thresholds_are_the_policy_defaults() -
 
 def test_a_head_refuses_features_of_the_wrong_width() -> None:
     head = InjectionHead.load(DEFAULT_HEAD)
-    sentence_only = np.zeros((2, 384), dtype=np.float32)
+    sentence = np.zeros((2, 384), dtype=np.float32)
     with pytest.raises(ValueError, match="retrain"):
-        head.classify(sentence_only, np.zeros((2, 0), dtype=np.float32))
+        head.classify(sentence, np.zeros((2, 0), dtype=np.float32))
+
+
+def test_the_head_averages_the_logits_of_its_two_views(tmp_path: Path) -> None:
+    head = InjectionHead.load(DEFAULT_HEAD)
+    rng = np.random.default_rng(0)
+    sentence = rng.normal(size=(3, 384)).astype(np.float32)
+    lexical = rng.normal(size=(3, 384)).astype(np.float32)
+    meaning = head.meaning.logits(sentence.astype(np.float64))
+    wording = head.wording.logits(np.hstack([sentence, lexical]).astype(np.float64))
+    np.testing.assert_allclose(head.classify(sentence, lexical), 1 / (1 + np.exp(-(meaning + wording) / 2)))
+    head.save(tmp_path / "head.npz")  # and the file round-trips
+    np.testing.assert_array_equal(InjectionHead.load(tmp_path / "head.npz").classify(sentence, lexical),
+                                  head.classify(sentence, lexical))  # fmt: skip
 
 
 @pytest.fixture(scope="module")

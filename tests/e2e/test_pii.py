@@ -79,7 +79,9 @@ def test_the_same_value_gets_the_same_placeholder_across_turns(proxy: Proxy, ups
 
 
 def test_placeholders_the_user_typed_cannot_be_confused_with_ours(proxy: Proxy, upstream: Upstream) -> None:
-    text = "Template uses <PERSON_1> literally; the real customer is Margaret Thornton."
+    # (Not "Template uses <PERSON_1> literally ...": talk of templates scores 0.74 on the injection guard and is blocked
+    # by the default policy; see detectors/injection/README.md.)
+    text = "My form shows <PERSON_1> where my name should be; the real customer is Margaret Thornton."
     answer = proxy.client().chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": text}])
     assert answer.choices[0].message.content == f"You said: {text}"
     assert "Margaret" not in sent_upstream(upstream)
