@@ -46,8 +46,8 @@ SEED_TASKS = "benign/self-instruct/seed_tasks.jsonl"
 TRAIN_SEED, DEV_SEED = 0, 2  # the held-out evaluation set uses seed 1 (evaluate.py)
 VARIANTS_SEED, PERSONAL_DATA_SEED = 3, 4
 PERSONAL_DATA_MESSAGES = 1500
-MAX_HOST_CHARS = 500
-SEED_TASK_VARIANTS = 1500  # hosts stay one window long, so a window's label is its document's
+MAX_HOST_CHARS = 500  # hosts stay one window long, so a window's label is its document's
+SEED_TASK_VARIANTS = 1500
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -28,26 +28,28 @@ class EmbeddingCache:
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         """Vectors for ``texts`` in order, computing only those this request has not embedded yet."""
-        with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
-            if missing:
-                for text, vector in zip(missing, self.encoder.encode(missing), strict=True):
-                    self._vectors[text] = vector
-                self.computed += len(missing)
-            if not texts:
-                return np.zeros((0, self.encoder.dimension), dtype=np.float32)
-            stacked: Vectors = np.stack([self._vectors[t] for t in texts])
-            return stacked
+        return self._cached(self._vectors, texts, self.encoder.encode, counted=True)
 
     def embed_lexical(self, texts: Sequence[str]) -> Vectors:
         """Lexical vectors (``SharedEncoder.encode_lexical``) for ``texts`` in order, each computed once a request."""
+        return self._cached(self._lexical, texts, self.encoder.encode_lexical)
+
+    def _cached(
+        self,
+        store: dict[str, Vectors],
+        texts: Sequence[str],
+        compute: Callable[[Sequence[str]], Vectors],
+        counted: bool = False,
+    ) -> Vectors:
         with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._lexical))
+            missing = list(dict.fromkeys(t for t in texts if t not in store))
             if missing:
-                self._lexical.update(zip(missing, self.encoder.encode_lexical(missing), strict=True))
+                store.update(zip(missing, compute(missing), strict=True))
+                if counted:
+                    self.computed += len(missing)
             if not texts:
                 return np.zeros((0, self.encoder.dimension), dtype=np.float32)
-            stacked: Vectors = np.stack([self._lexical[t] for t in texts])
+            stacked: Vectors = np.stack([store[t] for t in texts])
             return stacked
 
     def embed_one(self, text: str) -> Vectors:
