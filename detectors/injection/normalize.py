@@ -62,6 +62,8 @@ _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t
 _LEET_CHARS = set("013457@$!")
 _LEET_TOKEN_RE = re.compile(r"[A-Za-z0-9@$!]+")
 _LEET_HINT_RE = re.compile(r"[A-Za-z][013457@$!]|[013457@$][A-Za-z]")
+# An e-mail address's "@" is no leetspeak (a message listing two addresses was flagged as obfuscated).
+_EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 # ------------------------------------------------------------------------------------------ padding and spacing
 
@@ -229,9 +231,13 @@ def _fold_leet(text: str) -> tuple[str, int]:
     if not any(ch in text for ch in "013457@$!") or not _LEET_HINT_RE.search(text):
         return text, 0
 
+    emails = [m.span() for m in _EMAIL_RE.finditer(text)] if "@" in text else []
+
     def fold(match: re.Match[str]) -> str:
         nonlocal changed
         token = match.group(0)
+        if any(start <= match.start() < end for start, end in emails):
+            return token
         leet = [i for i, ch in enumerate(token) if ch in _LEET_CHARS]
         letters = sum(1 for ch in token if ch.isalpha())
         if not leet or letters == 0 or any(ch.isdigit() and ch not in _LEET_CHARS for ch in token):
