@@ -226,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--compare-precision",
         action="store_true",
-        help="also run the proxy with the shared encoder in bfloat16 (railguard-bf16; for policies that use models)",
+        help="run the proxy with the shared encoder in float32 (railguard) and bfloat16 (railguard-bf16); without it, "
+        "the encoder runs at the serve default (auto)",
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="Redis for --rate-limits")
     args = parser.parse_args(argv)
@@ -246,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare_transports:
         variants["railguard-httpx"] = {"RAILGUARD_UPSTREAM_TRANSPORT": "httpx"}
     if args.compare_precision:
+        variants["railguard"] = {"RAILGUARD_ENCODER_PRECISION": "float32"}
         variants["railguard-bf16"] = {"RAILGUARD_ENCODER_PRECISION": "bfloat16"}
     redis_prefix = f"railguard-bench:{os.getpid()}:"
     if args.rate_limits:

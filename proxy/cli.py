@@ -191,7 +191,9 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace, extra: list[str]) -> int:
     from detectors.evaluation import evaluator
+    from detectors.models.encoder import use_reference_precision
 
+    use_reference_precision()  # figures comparable with the recorded ones (float32), unless asked otherwise
     module = evaluator(args.family)
     parser = argparse.ArgumentParser(prog=f"railguard eval {args.family}")
     module.add_arguments(parser)

@@ -80,10 +80,11 @@ class Settings(BaseSettings):
     inference_threads: int | None = Field(
         None, ge=1, description="threads that run model inference (default: the CPU count, at most 4)"
     )
-    encoder_precision: Literal["float32", "bfloat16"] = Field(
-        "float32",
-        description="shared encoder arithmetic: bfloat16 is ~2x faster on CPUs with native bf16 (AVX512-BF16, AMX), "
-        "slower elsewhere",
+    encoder_precision: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto",
+        description="shared encoder arithmetic: `auto` runs bfloat16 where the CPU has native bf16 (AVX512-BF16, AMX; "
+        "2-3x faster there, vectors within 0.999 cosine) and float32 elsewhere; `railguard eval` and the training "
+        "scripts use float32 unless this is set",
     )
 
     # Operations: logs, metrics, tracing, shutdown.

@@ -33,7 +33,7 @@ from detectors.faithfulness.claims import Claim
 from detectors.faithfulness.devset import AnswerExample, ClaimExample, Generator, load_corpus, split_by_source
 from detectors.faithfulness.features import FEATURES, SUPPORTING_FEATURES
 from detectors.faithfulness.head import WEIGHTS_DIR, OfflineHead, aggregate
-from detectors.models.encoder import shared_encoder
+from detectors.models.encoder import shared_encoder, use_reference_precision
 
 SEED = 20251124
 VALIDATION_SHARE = 0.3
@@ -214,6 +214,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rounds", type=int, default=3, help="generation rounds (different seeds) per split")
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     args = parser.parse_args(argv)
+    use_reference_precision()
 
     import torch
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 
@@ -26,15 +27,46 @@ MODEL_SPECS = [MINILM]
 
 Vectors = npt.NDArray[np.float32]
 
-# bfloat16 halves the encoder's time on CPUs with native bf16 arithmetic (AVX512-BF16, AMX) and leaves the vectors
-# within 0.998 cosine of float32's (`python -m detectors.injection.bench --precision both`); elsewhere it is slower.
-# The heads were trained and their thresholds chosen on float32 vectors, which stay the default.
+# bfloat16 runs the encoder 2-3x faster on CPUs with native bf16 arithmetic (AVX512-BF16, AMX) and leaves the vectors
+# within 0.999 cosine of float32's (`python -m detectors.injection.bench --precision both`); elsewhere it is slower.
+# "auto" (the service's default) picks it where the CPU has it. The heads were trained and their thresholds chosen on
+# float32 vectors, and training and `railguard eval` run in float32 unless told otherwise (REFERENCE_PRECISION).
 PRECISIONS = ("float32", "bfloat16")
+SETTINGS = ("auto", *PRECISIONS)
 PRECISION_ENV = "RAILGUARD_ENCODER_PRECISION"
+REFERENCE_PRECISION = "float32"
+
+
+@functools.cache
+def native_bfloat16() -> bool:
+    """Whether this CPU does bfloat16 arithmetic natively (AMX tiles or AVX512-BF16)."""
+    import torch
+
+    try:
+        return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+    except AttributeError:  # private helpers of torch.cpu; without them, stay on float32
+        return False
+
+
+def resolve_precision(setting: str) -> str:
+    """``float32`` or ``bfloat16`` for a setting; ``auto`` is bfloat16 where the CPU has it natively."""
+    if setting not in SETTINGS:
+        raise ValueError(
+            f"encoder precision {setting!r} (argument or {PRECISION_ENV}): expected one of " + ", ".join(SETTINGS)
+        )
+    if setting == "auto":
+        return "bfloat16" if native_bfloat16() else "float32"
+    return setting
 
 
 def configured_precision() -> str:
-    return os.environ.get(PRECISION_ENV) or "float32"
+    return resolve_precision(os.environ.get(PRECISION_ENV) or "auto")
+
+
+def use_reference_precision() -> None:
+    """For training and evaluation scripts: measure on the vectors the heads were trained on (float32), unless
+    ``RAILGUARD_ENCODER_PRECISION`` asks for another precision explicitly."""
+    os.environ.setdefault(PRECISION_ENV, REFERENCE_PRECISION)
 
 
 class SharedEncoder:
@@ -45,12 +77,7 @@ class SharedEncoder:
     def __init__(self, spec: ModelSpec = MINILM, models: ModelRuntime = runtime, precision: str | None = None) -> None:
         self.spec = spec
         self._runtime = models
-        self.precision = precision or configured_precision()
-        if self.precision not in PRECISIONS:
-            raise ValueError(
-                f"encoder precision {self.precision!r} (argument or {PRECISION_ENV}): expected one of "
-                + ", ".join(PRECISIONS)
-            )
+        self.precision = resolve_precision(precision) if precision else configured_precision()
 
     @property
     def identity(self) -> str:

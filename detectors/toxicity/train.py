@@ -30,6 +30,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_curve, roc_auc_score
 
 from detectors.faithfulness.train import PersistentEmbedder
+from detectors.models.encoder import use_reference_precision
 from detectors.toxicity.dataset import HATE, NEITHER, OFFENSIVE, Corpus, load_corpus, split
 from detectors.toxicity.head import DEFAULT_HEAD, LABELS, WEIGHTS_DIR, ToxicityHead
 from detectors.toxicity.lexical import counts, fit_idf, weigh
@@ -163,6 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cache", type=Path, default=None, help="embedding cache (.npz), kept between runs")
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     args = parser.parse_args(argv)
+    use_reference_precision()
 
     corpus = load_corpus()
     parts = split(corpus)

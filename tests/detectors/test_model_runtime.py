@@ -86,9 +86,13 @@ def test_lexical_vectors_follow_wording_and_are_cached_per_request() -> None:
 
 
 def test_encoder_precision_comes_from_the_environment_and_is_checked(monkeypatch) -> None:
-    from detectors.models.encoder import PRECISION_ENV, SharedEncoder, shared_encoder
+    from detectors.models.encoder import PRECISION_ENV, SharedEncoder, native_bfloat16, shared_encoder
 
     monkeypatch.delenv(PRECISION_ENV, raising=False)
+    assert SharedEncoder().precision == ("bfloat16" if native_bfloat16() else "float32")  # auto: what the CPU does best
+    monkeypatch.setenv(PRECISION_ENV, "auto")
+    assert SharedEncoder().precision == SharedEncoder(precision="auto").precision
+    monkeypatch.setenv(PRECISION_ENV, "float32")
     assert SharedEncoder().precision == "float32"
     monkeypatch.setenv(PRECISION_ENV, "bfloat16")
     assert shared_encoder().precision == "bfloat16"  # a changed setting replaces the process-wide encoder
@@ -97,6 +101,17 @@ def test_encoder_precision_comes_from_the_environment_and_is_checked(monkeypatch
         SharedEncoder()
     with pytest.raises(ValueError, match="int4"):
         SharedEncoder(precision="int4")
+
+
+def test_training_and_evaluation_measure_in_float32_unless_told_otherwise(monkeypatch) -> None:
+    from detectors.models.encoder import PRECISION_ENV, configured_precision, use_reference_precision
+
+    monkeypatch.delenv(PRECISION_ENV, raising=False)
+    use_reference_precision()
+    assert configured_precision() == "float32"
+    monkeypatch.setenv(PRECISION_ENV, "bfloat16")
+    use_reference_precision()  # an explicit choice stands
+    assert configured_precision() == "bfloat16"
 
 
 def test_bfloat16_vectors_stay_close_to_float32_and_never_share_a_cache_key() -> None:
