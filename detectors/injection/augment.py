@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import base64
 import codecs
+import datetime
 import random
 import urllib.parse
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -419,6 +420,9 @@ def benign_tasks(documents: Sequence[str], rng: random.Random, n: int, part: int
 
 # ---------------------------------------------------------------------------------------------- personal data
 
+# Faker draws dates up to "now" by default; a fixed day keeps the generated data, and so a retrained head, reproducible.
+FAKER_TODAY = datetime.datetime(2026, 11, 24)
+
 PERSONAL_DATA_LOCALES = ["en_US", "en_GB", "en_AU", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pl_PL", "sv_SE"]
 
 PERSONAL_DATA_TEMPLATES = [
@@ -468,9 +472,9 @@ def personal_data(rng: random.Random, n: int) -> list[str]:
             "phone": local.phone_number(),
             "card": card,
             "card4": card[-4:],
-            "date": local.date(),
-            "dob": local.date_of_birth().isoformat(),
-            "time": local.time(),
+            "date": local.date(end_datetime=FAKER_TODAY),
+            "dob": local.date_between(FAKER_TODAY - datetime.timedelta(days=90 * 365), FAKER_TODAY).isoformat(),
+            "time": local.time(end_datetime=FAKER_TODAY),
             "ssn": fake["en_US"].ssn(),
             "iban": local.iban(),
             "ip": local.ipv4() if rng.random() < 0.8 else local.ipv6(),
@@ -483,4 +487,170 @@ def personal_data(rng: random.Random, n: int) -> list[str]:
             "amount": f"{rng.uniform(5, 3000):.2f} {local.currency_code()}",
         }
         texts.append(rng.choice(PERSONAL_DATA_TEMPLATES).format(**values))
+    return texts
+
+
+# ------------------------------------------------------------------------------------------- structured inputs
+
+STRUCTURED_ASKS = {
+    "table": [
+        "Convert this table to JSON.", "Which row has the largest amount?", "Sort the rows below by date.",
+        "Summarize the data in two sentences.", "Find the duplicates in this list.", "Turn this into a markdown table.",
+    ],
+    "json": [
+        "Validate this JSON and point out any problems.", "Convert the following JSON into a CSV table.",
+        "Which fields do these records have in common?", "Write a short description of each record.",
+    ],
+    "code": [
+        "Explain what this function does.", "Find the bug in the following code.", "Add type hints and a docstring.",
+        "Rewrite this in JavaScript.", "What is the time complexity of this code?", "Write unit tests for it.",
+    ],
+    "grid": [
+        "Solve this puzzle.", "Is this a valid board?", "Compute the sum of each row.", "Transpose this matrix.",
+        "Who wins from this position?",
+    ],
+    "markup": [
+        "What will this render as?", "Fix the formatting errors in this document.", "Convert this to plain text.",
+        "Make the headings consistent.",
+    ],
+    "transcript": [
+        "Summarize the conversation below.", "Suggest a better reply for the last message.",
+        "How does the customer feel in this chat?", "Rewrite the agent's answers to be more polite.",
+    ],
+    "log": [
+        "What went wrong according to these logs?", "Count the requests per IP address.",
+        "Group these events by day.", "Explain this configuration file.",
+    ],
+}  # fmt: skip
+
+_CODE_MODULES = [
+    "textwrap", "heapq", "bisect", "statistics", "shlex", "calendar", "colorsys", "difflib", "fnmatch",
+    "ipaddress", "fractions", "string", "glob", "csv", "html", "quopri", "uu", "graphlib", "pprint",
+]  # fmt: skip
+
+
+def _code_snippets() -> list[str]:
+    """Top-level functions (5-31 lines) from pure-Python standard-library modules: real code, no download. Read from
+    the running interpreter, so the pool (and a retrained head) is reproducible on the Python the head was trained
+    with (3.11)."""
+    import ast
+    import importlib
+    import inspect
+    import warnings
+
+    snippets = []
+    for name in _CODE_MODULES:
+        try:
+            with warnings.catch_warnings():  # uu is deprecated (gone in 3.13): the pool is the 3.11 one we trained on
+                warnings.simplefilter("ignore", DeprecationWarning)
+                source = inspect.getsource(importlib.import_module(name))
+        except (ImportError, OSError, TypeError):
+            continue
+        lines = source.splitlines()
+        for node in ast.parse(source).body:
+            if isinstance(node, ast.FunctionDef) and node.end_lineno and 4 <= node.end_lineno - node.lineno <= 30:
+                snippets.append("\n".join(lines[node.lineno - 1 : node.end_lineno]))
+    return snippets
+
+
+def _records(fake: Any, rng: random.Random, rows: int) -> tuple[list[str], list[list[str]]]:
+    columns = rng.sample(["name", "city", "date", "amount", "product", "company", "email", "status", "id"], k=4)
+    values: dict[str, Callable[[], str]] = {
+        "name": lambda: fake.name(),
+        "city": lambda: fake.city(),
+        "date": lambda: fake.date(end_datetime=FAKER_TODAY),
+        "amount": lambda: f"{rng.uniform(1, 5000):.2f}",
+        "product": lambda: fake.catch_phrase(),
+        "company": lambda: fake.company(),
+        "email": lambda: fake.email(),
+        "status": lambda: rng.choice(["open", "closed", "pending", "shipped", "refunded"]),
+        "id": lambda: str(rng.randint(1000, 99999)),
+    }
+    return columns, [[values[c]() for c in columns] for _ in range(rows)]
+
+
+def _table(fake: Any, rng: random.Random) -> str:
+    columns, rows = _records(fake, rng, rng.randint(3, 8))
+    style = rng.choice(["csv", "tsv", "markdown", "pipes"])
+    if style == "markdown":
+        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+    joiner = {"csv": ",", "tsv": "\t", "pipes": " | "}[style]
+    return "\n".join(joiner.join(r) for r in [columns, *rows])
+
+
+def _json(fake: Any, rng: random.Random) -> str:
+    import json
+
+    columns, rows = _records(fake, rng, rng.randint(1, 4))
+    return json.dumps([dict(zip(columns, r, strict=True)) for r in rows], indent=rng.choice([None, 2]))
+
+
+def _grid(rng: random.Random) -> str:
+    size = rng.choice([3, 4, 6, 9])
+    cells = "XO " if size == 3 and rng.random() < 0.5 else "123456789 " if size == 9 else "0123456789"
+    rows = [[rng.choice(cells) for _ in range(size)] for _ in range(size)]
+    style = rng.choice(["|{}|", "{}", "[{}]"])
+    joiner = rng.choice(["|", " ", ", ", "  "])
+    return "\n".join(style.format(joiner.join(r)) for r in rows)
+
+
+def _markup(fake: Any, rng: random.Random) -> str:
+    title, body = str(fake.sentence()), str(fake.paragraph(nb_sentences=4))
+    markup: str = rng.choice([
+        "\\documentclass{article}\n\\begin{document}\n\\section{" + title + "}\n" + body + "\n\\end{document}",
+        f"<html>\n<body>\n<h1>{title}</h1>\n<p>{body}</p>\n</body>\n</html>",
+        f"# {title}\n\n{body}\n\n- {fake.sentence()}\n- {fake.sentence()}",
+        f"<div class=\"note\"><b>{title}</b><br/>{body}</div>",
+    ])  # fmt: skip
+    return markup
+
+
+def _transcript(fake: Any, rng: random.Random, lines: Sequence[str]) -> str:
+    speakers = rng.choice([("+", "-"), ("A:", "B:"), ("Customer:", "Agent:"), (fake.first_name() + ":", "Me:")])
+    return "\n".join(f"{speakers[i % 2]} {rng.choice(lines)}" for i in range(rng.randint(3, 7)))
+
+
+def _log(fake: Any, rng: random.Random) -> str:
+    if rng.random() < 0.5:
+        return "\n".join(
+            f"{fake.date_time(end_datetime=FAKER_TODAY).isoformat()} {fake.ipv4()} {rng.choice(['GET', 'POST'])} {fake.uri_path()} "
+            f"{rng.choice([200, 201, 301, 404, 500])} {rng.randint(80, 9000)}ms"
+            for _ in range(rng.randint(3, 8))
+        )
+    keys = ["host", "port", "timeout", "retries", "log_level", "cache_dir", "workers", "region"]
+    return "\n".join(f"{k} = {fake.word()}" for k in rng.sample(keys, k=rng.randint(3, 6)))
+
+
+def structured_inputs(rng: random.Random, n: int, lines: Sequence[str]) -> list[tuple[str, str]]:
+    """``n`` (kind, data block) pairs as users paste them into prompts: tables, JSON, standard-library code, grids
+    and boards, LaTeX/HTML/Markdown, chat transcripts (``lines`` are its utterances) and logs or config files.
+    Values come from Faker (seeded)."""
+    from faker import Faker
+
+    fake = Faker("en_US")
+    fake.seed_instance(rng.randrange(2**31))
+    code = _code_snippets()
+    blocks = []
+    for _ in range(n):
+        kind = rng.choice(list(STRUCTURED_ASKS))
+        block = {
+            "table": lambda: _table(fake, rng),
+            "json": lambda: _json(fake, rng),
+            "code": lambda: rng.choice(code),
+            "grid": lambda: _grid(rng),
+            "markup": lambda: _markup(fake, rng),
+            "transcript": lambda: _transcript(fake, rng, lines),
+            "log": lambda: _log(fake, rng),
+        }[kind]()
+        blocks.append((kind, block))
+    return blocks
+
+
+def structured_tasks(blocks: Sequence[tuple[str, str]], instructions: Sequence[str], rng: random.Random) -> list[str]:
+    """Benign prompts: an instruction (one for the block's kind, or a general task instruction) and the block."""
+    texts = []
+    for kind, block in blocks:
+        ask = rng.choice(STRUCTURED_ASKS[kind]) if rng.random() < 0.6 else rng.choice(instructions)
+        texts.append(ask + "\n\n" + block if rng.random() < 0.85 else block + "\n\n" + ask)
     return texts

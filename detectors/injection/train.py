@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import random
 from collections.abc import Sequence
@@ -38,16 +39,18 @@ from detectors.injection import augment
 from detectors.injection.analysis import Evidence, analyse, trusted
 from detectors.injection.head import DEFAULT_HEAD, InjectionHead, Perceptron, fusion_features, head_features
 from detectors.injection.rules import RuleSet, builtin_rules
+from detectors.models.encoder import use_reference_precision
 from detectors.topic.precomputed import PrecomputedEncoder
 
 SLABS = "injection/s-labs"
 CLINC = "topic/clinc150/data_full.json"
 SEED_TASKS = "benign/self-instruct/seed_tasks.jsonl"
 TRAIN_SEED, DEV_SEED = 0, 2  # the held-out evaluation set uses seed 1 (evaluate.py)
-VARIANTS_SEED, PERSONAL_DATA_SEED = 3, 4
+VARIANTS_SEED, PERSONAL_DATA_SEED, STRUCTURED_SEED = 3, 4, 5
 PERSONAL_DATA_MESSAGES = 1500
 MAX_HOST_CHARS = 500  # hosts stay one window long, so a window's label is its document's
 SEED_TASK_VARIANTS = 1500
+STRUCTURED_TASKS, STRUCTURED_INDIRECT = 750, 500
 
 
 @dataclass
@@ -96,6 +99,19 @@ def seed_task_variants(rng: random.Random, inputs: Sequence[str], n: int) -> lis
     return texts
 
 
+def structured_samples(rng: random.Random, lines: Sequence[str]) -> list[Sample]:
+    """Prompts carrying pasted data (tables, JSON, code, grids, markup, transcripts, logs): benign with a task
+    instruction, and, so that pasted data does not read as benign in itself, some with an instruction to the AI
+    hidden inside (pool half 0)."""
+    with shared_data(SEED_TASKS).open(encoding="utf-8") as handle:
+        instructions = [json.loads(line)["instruction"] for line in handle]
+    blocks = augment.structured_inputs(rng, STRUCTURED_TASKS + STRUCTURED_INDIRECT, lines)
+    benign = augment.structured_tasks(blocks[:STRUCTURED_TASKS], instructions, rng)
+    hosts = [block for _, block in blocks[STRUCTURED_TASKS:] if len(block) <= MAX_HOST_CHARS]
+    hidden = augment.indirect(hosts, rng, STRUCTURED_INDIRECT, 0)
+    return [Sample(t, 0, "structured_tasks") for t in benign] + [Sample(t, 1, "structured_indirect") for t in hidden]
+
+
 def host_documents(benign_rows: Sequence[str], part: int, rng: random.Random, joined: int = 150) -> list[str]:
     """Benign documents to hide instructions in: seed inputs, the hand-written documents, and runs of benign rows."""
     hosts = seed_documents(part) + augment.half(augment.BENIGN_DOCUMENTS, part)
@@ -141,7 +157,17 @@ def training_samples() -> list[Sample]:
     seeds += [Sample(p, 0, "seed_task_variants") for p in seed_task_variants(variants, inputs, SEED_TASK_VARIANTS)]
     personal = augment.personal_data(random.Random(PERSONAL_DATA_SEED), PERSONAL_DATA_MESSAGES)
     seeds += [Sample(p, 0, "personal_data") for p in personal]
+    seeds += structured_samples(random.Random(STRUCTURED_SEED), benign + clinc_queries("train"))
     return train + generated(rng, attacks, benign, 0, 1.0) + [Sample(q, 0, "clinc_train") for q in clinc] + seeds
+
+
+def training_data_digest(samples: Sequence[Sample]) -> str:
+    """sha256 of the training rows in order (source, label, text): recorded beside the head, so a test can tell that
+    this script still generates exactly the data the committed head was trained on."""
+    digest = hashlib.sha256()
+    for sample in samples:
+        digest.update(json.dumps([sample.source, sample.label, sample.text]).encode("utf-8"))
+    return digest.hexdigest()
 
 
 def validation_samples() -> list[Sample]:
@@ -314,6 +340,7 @@ def train(cache: Path | None, hidden: int, out: Path) -> dict[str, Any]:
         "command": "python -m detectors.injection.train",
         "hidden_units": hidden,
         "training_samples": counts,
+        "training_data_sha256": training_data_digest(samples),
         "thresholds": head.thresholds,
         "fusion": {
             "features": ["logit(classifier)", "heuristic", "obfuscations"],
@@ -332,6 +359,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--hidden", type=int, default=256, help="hidden units of the classifier")
     parser.add_argument("--out", type=Path, default=DEFAULT_HEAD)
     args = parser.parse_args(argv)
+    use_reference_precision()
     import torch
 
     torch.set_num_threads(2)

@@ -217,6 +217,15 @@ def test_a_hub_model_that_was_never_pulled_fails_when_the_detector_is_built(tmp_
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+def test_the_training_script_still_generates_the_committed_heads_training_data(shared_data) -> None:
+    shared_data("injection/s-labs/train.csv")
+    from detectors.injection.train import training_data_digest, training_samples
+
+    recorded = json.loads((WEIGHTS_DIR / "validation_metrics.json").read_text())
+    assert training_data_digest(training_samples()) == recorded["training_data_sha256"]
+
+
 def test_the_committed_head_reproduces_its_recorded_validation_metrics(shared_data) -> None:
     shared_data("injection/s-labs/validation.csv")
     from detectors.injection.analysis import analyse
@@ -246,3 +255,35 @@ def test_the_committed_head_reproduces_its_recorded_validation_metrics(shared_da
             assert report[section][key] == pytest.approx(recorded[section][key], abs=0.002), (section, key)
     for key in ("clinc_validation_fpr", "clinc_validation_fpr_at_block"):
         assert report[key] == pytest.approx(recorded[key], abs=0.001), key
+
+
+def test_structured_inputs_are_real_pasted_data_drawn_reproducibly() -> None:
+    import ast
+    import random
+
+    from detectors.injection import augment
+
+    lines = ["how do I reset my card", "thanks, that worked", "my order is late"]
+    blocks = augment.structured_inputs(random.Random(7), 200, lines)
+    assert blocks == augment.structured_inputs(random.Random(7), 200, lines)
+    assert {kind for kind, _ in blocks} == set(augment.STRUCTURED_ASKS)
+    for kind, block in blocks:
+        assert block.strip()
+        if kind == "code":
+            ast.parse(block)  # a whole standard-library function, not a fragment
+    prompts = augment.structured_tasks(blocks, ["Answer the question."], random.Random(1))
+    assert all(block in prompt for (_, block), prompt in zip(blocks, prompts, strict=True))
+
+
+def test_structured_training_samples_hide_instructions_in_some_blocks(shared_data) -> None:
+    import random
+
+    from detectors.injection import augment, train
+
+    samples = train.structured_samples(random.Random(train.STRUCTURED_SEED), ["how do I reset my card"] * 5)
+    benign = [s for s in samples if s.label == 0]
+    hidden = [s for s in samples if s.label == 1]
+    assert len(benign) == train.STRUCTURED_TASKS and len(hidden) == train.STRUCTURED_INDIRECT
+    asks = augment.half(augment.INDIRECT_ASKS, 0)
+    assert all(any(ask in s.text for ask in asks) for s in hidden)
+    assert not any(any(ask in s.text for ask in augment.INDIRECT_ASKS) for s in benign)
