@@ -614,7 +614,8 @@ def _transcript(fake: Any, rng: random.Random, lines: Sequence[str]) -> str:
 def _log(fake: Any, rng: random.Random) -> str:
     if rng.random() < 0.5:
         return "\n".join(
-            f"{fake.date_time(end_datetime=FAKER_TODAY).isoformat()} {fake.ipv4()} {rng.choice(['GET', 'POST'])} {fake.uri_path()} "
+            f"{fake.date_time(end_datetime=FAKER_TODAY).isoformat()} {fake.ipv4()} "
+            f"{rng.choice(['GET', 'POST'])} {fake.uri_path()} "
             f"{rng.choice([200, 201, 301, 404, 500])} {rng.randint(80, 9000)}ms"
             for _ in range(rng.randint(3, 8))
         )
