@@ -1,7 +1,7 @@
 # ruff: noqa: RUF001 - look-alike letters and foreign scripts are the point of this module
 """Generated training and held-out data for the attack styles the S-Labs training split lacks.
 
-Five generators, each a pure function of a ``random.Random`` and its source texts:
+Generators, each a pure function of a ``random.Random`` and its source texts:
 
 - ``obfuscated``: attacks rewritten with leetspeak, homoglyphs, zero-width characters, letter padding, full-width or
   mathematical letters, or hidden in base64 / hex / rot13 / URL-encoding / reversed text / Unicode tag characters;
@@ -11,7 +11,10 @@ Five generators, each a pure function of a ``random.Random`` and its source text
   sentence), and the same documents untouched as negatives;
 - ``benign_documents``: emails, recipes, set-up guides and notices that are full of harmless imperatives;
 - ``benign_tasks``: ordinary instructions to an assistant ("Rewrite this email to sound friendlier: ..."), the
-  imperative benign prompts S-Labs lacks (its benign rows are mostly questions, its attacks mostly imperatives).
+  imperative benign prompts S-Labs lacks (its benign rows are mostly questions, its attacks mostly imperatives);
+- ``personal_data``: support messages full of names, addresses, card numbers and IBANs (Faker);
+- ``structured_inputs`` / ``structured_tasks``: pasted data (tables, JSON, standard-library code, grids, markup,
+  transcripts, logs) and task prompts that carry it.
 
 The pools of openers, personas, requests and wrappers are split in two halves by ``part``: training uses part 0,
 the held-out set part 1 (with a different seed), so held-out recall measures phrasing the head never saw. See

@@ -3,8 +3,9 @@
 1. Training data: S-Labs train plus generated data (augment.py, seed 0, pool half 0): obfuscated attacks,
    role-play jailbreaks, multilingual overrides, documents with hidden instructions, benign documents, benign
    texts in encodings, generated benign instructions, the self-instruct seed tasks as prompts (and variants of
-   them), benign messages full of personal data (Faker), and every CLINC150 train and out-of-scope train query as
-   ordinary benign input.
+   them), benign messages full of personal data (Faker), prompts carrying pasted data (tables, JSON, code, grids,
+   markup, transcripts, logs; some with an instruction hidden inside), and every CLINC150 train and out-of-scope
+   train query as ordinary benign input. ``training_data_sha256`` in validation_metrics.json fingerprints it all.
 2. Classifier: two one-hidden-layer perceptrons (256 units, early stopping, seed 0), one on the MiniLM sentence
    embedding ("meaning"), one on the sentence embedding and the lexical vector ("wording"), of every text the
    detector would read (windows of the normalised text and decoded payloads); the head averages their logits.
