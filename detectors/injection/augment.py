@@ -635,19 +635,19 @@ def structured_inputs(rng: random.Random, n: int, lines: Sequence[str]) -> list[
     fake = Faker("en_US")
     fake.seed_instance(rng.randrange(2**31))
     code = _code_snippets()
+    builders: dict[str, Callable[[], str]] = {
+        "table": lambda: _table(fake, rng),
+        "json": lambda: _json(fake, rng),
+        "code": lambda: rng.choice(code),
+        "grid": lambda: _grid(rng),
+        "markup": lambda: _markup(fake, rng),
+        "transcript": lambda: _transcript(fake, rng, lines),
+        "log": lambda: _log(fake, rng),
+    }
     blocks = []
     for _ in range(n):
         kind = rng.choice(list(STRUCTURED_ASKS))
-        block = {
-            "table": lambda: _table(fake, rng),
-            "json": lambda: _json(fake, rng),
-            "code": lambda: rng.choice(code),
-            "grid": lambda: _grid(rng),
-            "markup": lambda: _markup(fake, rng),
-            "transcript": lambda: _transcript(fake, rng, lines),
-            "log": lambda: _log(fake, rng),
-        }[kind]()
-        blocks.append((kind, block))
+        blocks.append((kind, builders[kind]()))
     return blocks
 
 

@@ -66,20 +66,26 @@ def read_csv(path: Path) -> list[Sample]:
         return [Sample(row["text"], int(row["label"]), path.stem) for row in csv.DictReader(handle)]
 
 
-def seed_documents(part: int) -> list[str]:
-    """Self-instruct seed task inputs (not the user-oriented set, which is test-only), split in halves."""
+def seed_tasks() -> list[dict[str, Any]]:
+    """The self-instruct seed tasks (not the user-oriented set, which is test-only), in file order."""
     with shared_data(SEED_TASKS).open(encoding="utf-8") as handle:
-        tasks = [json.loads(line) for line in handle]
-    inputs = [t["instances"][0]["input"] for t in tasks if t["instances"][0]["input"].strip()]
+        return [json.loads(line) for line in handle]
+
+
+def seed_instructions() -> list[str]:
+    return [task["instruction"] for task in seed_tasks()]
+
+
+def seed_documents(part: int) -> list[str]:
+    """Self-instruct seed task inputs, split in halves."""
+    inputs = [t["instances"][0]["input"] for t in seed_tasks() if t["instances"][0]["input"].strip()]
     return [d for d in augment.half(inputs, part) if 30 <= len(d) <= MAX_HOST_CHARS]
 
 
 def seed_prompts() -> list[str]:
     """The self-instruct seed tasks as prompts (instruction, then input): ordinary benign instructions."""
-    with shared_data(SEED_TASKS).open(encoding="utf-8") as handle:
-        tasks = [json.loads(line) for line in handle]
     prompts = []
-    for task in tasks:
+    for task in seed_tasks():
         extra = task["instances"][0]["input"]
         prompts.append(task["instruction"] + ("\n\n" + extra if extra.strip() else ""))
     return prompts
@@ -89,8 +95,7 @@ def seed_task_variants(rng: random.Random, inputs: Sequence[str], n: int) -> lis
     """The seed tasks' instructions with other inputs: a seed instruction alone, or followed by another task's input,
     a benign document or a benign S-Labs row (``inputs``). Ordinary task prompts ("You are given a ...", "Classify
     the following ...") share words with attacks; these teach the head that wording plus an input is not one."""
-    with shared_data(SEED_TASKS).open(encoding="utf-8") as handle:
-        instructions = [json.loads(line)["instruction"] for line in handle]
+    instructions = seed_instructions()
     texts = []
     for _ in range(n):
         text = rng.choice(instructions)
@@ -104,8 +109,7 @@ def structured_samples(rng: random.Random, lines: Sequence[str]) -> list[Sample]
     """Prompts carrying pasted data (tables, JSON, code, grids, markup, transcripts, logs): benign with a task
     instruction, and, so that pasted data does not read as benign in itself, some with an instruction to the AI
     hidden inside (pool half 0)."""
-    with shared_data(SEED_TASKS).open(encoding="utf-8") as handle:
-        instructions = [json.loads(line)["instruction"] for line in handle]
+    instructions = seed_instructions()
     blocks = augment.structured_inputs(rng, STRUCTURED_TASKS + STRUCTURED_INDIRECT, lines)
     benign = augment.structured_tasks(blocks[:STRUCTURED_TASKS], instructions, rng)
     hosts = [block for _, block in blocks[STRUCTURED_TASKS:] if len(block) <= MAX_HOST_CHARS]

@@ -217,7 +217,6 @@ def test_a_hub_model_that_was_never_pulled_fails_when_the_detector_is_built(tmp_
 
 
 @pytest.mark.slow
-@pytest.mark.slow
 def test_the_training_script_still_generates_the_committed_heads_training_data(shared_data) -> None:
     shared_data("injection/s-labs/train.csv")
     from detectors.injection.train import training_data_digest, training_samples
@@ -226,6 +225,7 @@ def test_the_training_script_still_generates_the_committed_heads_training_data(s
     assert training_data_digest(training_samples()) == recorded["training_data_sha256"]
 
 
+@pytest.mark.slow
 def test_the_committed_head_reproduces_its_recorded_validation_metrics(shared_data) -> None:
     shared_data("injection/s-labs/validation.csv")
     from detectors.injection.analysis import analyse
