@@ -7,6 +7,7 @@ is fitted on exactly what it sees at run time.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,16 +32,43 @@ class Evidence:
         """What the classifier reads: every window of the text, then every window of every payload."""
         return [w.text for w in self.windows] + [w.text for w in self.payload_windows]
 
+    @property
+    def classifier_can_judge(self) -> bool:
+        """Whether any of those texts is long enough for the classifier (``MIN_CLASSIFIER_WORDS``)."""
+        return any(word_count(t) >= MIN_CLASSIFIER_WORDS for t in self.classifier_texts)
+
 
 # Below this many words a text carries too little for the classifier to judge ("x", "test", "tell me" score high
 # on a head trained on short attacks); such texts are judged by the rules and obfuscations alone.
 MIN_CLASSIFIER_WORDS = 3
+# Chinese and Japanese are written without spaces: a word per two characters of Han or kana, or a whole request would
+# count as one "word" and never reach the classifier. (Thai, Lao, Khmer and Myanmar are unspaced too, but the head has
+# no training text in them, so their texts stay with the rules: see README "What it misses".)
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def word_count(text: str) -> int:
+    """Words in ``text``: whitespace-separated tokens, plus one per two Han or kana characters."""
+    return len(text.split()) + len(_UNSPACED.findall(text)) // 2
 
 
 def trusted(texts: Sequence[str], probabilities: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """The classifier's probabilities with those of too-short texts set to 0."""
-    keep = np.array([len(t.split()) >= MIN_CLASSIFIER_WORDS for t in texts], dtype=bool)
+    keep = np.array([word_count(t) >= MIN_CLASSIFIER_WORDS for t in texts], dtype=bool)
     return np.where(keep, probabilities, 0.0) if len(texts) else probabilities
+
+
+# The classifier's "no opinion": logit 0, so the fusion weighs the rules alone.
+ABSTAIN = 0.5
+
+
+def classifier_score(evidence: Evidence, probabilities: npt.NDArray[np.float64]) -> float:
+    """The classifier's say on a text, from its probabilities for ``evidence.classifier_texts``: the highest one among
+    the texts long enough to judge. Where none is (a two-word text) it abstains if a rule fired, so that the rules
+    decide ("ignore instructions" is still an attack), and says 0 otherwise."""
+    if evidence.classifier_can_judge:
+        return float(trusted(evidence.classifier_texts, probabilities).max())
+    return ABSTAIN if evidence.hits else 0.0
 
 
 def analyse(text: str, rules: RuleSet) -> Evidence:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from detectors.base import Detection, Detector, DetectorContext, TextRole
-from detectors.injection.analysis import Evidence, analyse, trusted
+from detectors.injection.analysis import Evidence, analyse, classifier_score, trusted
 from detectors.injection.head import InjectionHead, default_head
 from detectors.injection.hub import DEFAULT_HUB_MODEL, HubInjectionClassifier
 from detectors.injection.rules import WatchedRules
@@ -62,9 +62,9 @@ class InjectionDetector(Detector):
 
     def _classifier(self, texts: list[str], context: DetectorContext) -> np.ndarray[Any, np.dtype[np.float64]]:
         if self.hub is not None:
-            return trusted(texts, self.hub.probabilities(texts))
+            return self.hub.probabilities(texts)
         cache = context.embeddings if context.embeddings is not None else EmbeddingCache()
-        return trusted(texts, self.head.classify(cache.embed(texts), cache.embed_lexical(texts)))
+        return self.head.classify(cache.embed(texts), cache.embed_lexical(texts))
 
     def detect(self, text: str, context: DetectorContext) -> Detection:
         return self.detect_many([text], context)[0]
@@ -90,8 +90,8 @@ class InjectionDetector(Detector):
     def _detection(
         self, evidence: Evidence, probabilities: np.ndarray[Any, np.dtype[np.float64]], context: DetectorContext
     ) -> Detection:
-        best = int(np.argmax(probabilities))
-        classifier = float(probabilities[best])
+        best = int(np.argmax(trusted(evidence.classifier_texts, probabilities)))
+        classifier = classifier_score(evidence, probabilities)
         suspicious = evidence.normalized.suspicious
         score = self.head.fuse(classifier, evidence.heuristic, len(suspicious))
         windows = [*evidence.windows, *evidence.payload_windows]
@@ -101,6 +101,7 @@ class InjectionDetector(Detector):
         details: dict[str, Any] = {
             "rules": [hit.rule for hit in evidence.hits],
             "classifier_score": round(classifier, 4),
+            "classifier_abstained": not evidence.classifier_can_judge,  # too short: the rules decided
             "heuristic_score": round(evidence.heuristic, 4),
             "obfuscations": list(evidence.normalized.obfuscations),
             "window": {
