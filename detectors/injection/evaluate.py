@@ -14,7 +14,8 @@ FILE is one of:
   training never saw, all attacks (see ``external.py``);
 - ``generated``: the held-out generated attacks (augment.py with seed 1 and the pool halves training never saw):
   obfuscated S-Labs *validation* attacks, role-play, multilingual and documents with hidden instructions, plus
-  benign documents; recall is also reported per style.
+  benign documents, ordinary requests in the twelve attack languages and spaCy's example sentences in ~60
+  languages; recall (and false-positive rate) is also reported per style.
 
 Scores are computed on precomputed embeddings (batched); ``p50_ms`` is the median latency of a whole ``detect``
 call, encoder included, over the first ``--timing-samples`` texts, each as its own request.
@@ -109,7 +110,9 @@ def held_out_samples() -> list[Sample]:
     samples += [Sample(t, 1, "roleplay") for t in augment.roleplay(rng, 200, 1)]
     samples += [Sample(t, 1, "multilingual") for t in augment.multilingual(rng, 200, 1)]
     samples += [Sample(t, 1, "indirect") for t in augment.indirect(hosts, rng, 300, 1)]
-    return samples + [Sample(t, 0, "benign_documents") for t in augment.benign_documents(hosts, rng, 300)]
+    samples += [Sample(t, 0, "benign_documents") for t in augment.benign_documents(hosts, rng, 300)]
+    samples += [Sample(t, 0, "multilingual_benign") for t in augment.multilingual_benign(rng, 200, 1)]
+    return samples + [Sample(t, 0, "multilingual_sentences") for t in augment.spacy_example_sentences(1)]
 
 
 def _role(sample: Sample, data: str, role: str | None) -> TextRole:

@@ -4,8 +4,10 @@
    role-play jailbreaks, multilingual overrides, documents with hidden instructions, benign documents, benign
    texts in encodings, generated benign instructions, the self-instruct seed tasks as prompts (and variants of
    them), benign messages full of personal data (Faker), prompts carrying pasted data (tables, JSON, code, grids,
-   markup, transcripts, logs; some with an instruction hidden inside), and every CLINC150 train and out-of-scope
-   train query as ordinary benign input. ``training_data_sha256`` in validation_metrics.json fingerprints it all.
+   markup, transcripts, logs; some with an instruction hidden inside), ordinary requests in the twelve languages of
+   the multilingual attacks and spaCy's example sentences in ~60 languages, and every CLINC150 train and
+   out-of-scope train query as ordinary benign input. ``training_data_sha256`` in validation_metrics.json
+   fingerprints it all.
 2. Classifier: two one-hidden-layer perceptrons (256 units, early stopping, seed 0), one on the MiniLM sentence
    embedding ("meaning"), one on the sentence embedding and the lexical vector ("wording"), of every text the
    detector would read (windows of the normalised text and decoded payloads); the head averages their logits.
@@ -37,7 +39,7 @@ import numpy.typing as npt
 from detectors.data import shared_data
 from detectors.evaluation import binary_metrics
 from detectors.injection import augment
-from detectors.injection.analysis import Evidence, analyse, trusted
+from detectors.injection.analysis import Evidence, analyse, classifier_score
 from detectors.injection.head import DEFAULT_HEAD, InjectionHead, Perceptron, fusion_features, head_features
 from detectors.injection.rules import RuleSet, builtin_rules
 from detectors.models.encoder import use_reference_precision
@@ -47,7 +49,8 @@ SLABS = "injection/s-labs"
 CLINC = "topic/clinc150/data_full.json"
 SEED_TASKS = "benign/self-instruct/seed_tasks.jsonl"
 TRAIN_SEED, DEV_SEED = 0, 2  # the held-out evaluation set uses seed 1 (evaluate.py)
-VARIANTS_SEED, PERSONAL_DATA_SEED, STRUCTURED_SEED = 3, 4, 5
+VARIANTS_SEED, PERSONAL_DATA_SEED, STRUCTURED_SEED, MULTILINGUAL_SEED = 3, 4, 5, 6
+MULTILINGUAL_BENIGN = 600
 PERSONAL_DATA_MESSAGES = 1500
 MAX_HOST_CHARS = 500  # hosts stay one window long, so a window's label is its document's
 SEED_TASK_VARIANTS = 1500
@@ -163,6 +166,9 @@ def training_samples() -> list[Sample]:
     personal = augment.personal_data(random.Random(PERSONAL_DATA_SEED), PERSONAL_DATA_MESSAGES)
     seeds += [Sample(p, 0, "personal_data") for p in personal]
     seeds += structured_samples(random.Random(STRUCTURED_SEED), benign + clinc_queries("train"))
+    ordinary = augment.multilingual_benign(random.Random(MULTILINGUAL_SEED), MULTILINGUAL_BENIGN, 0)
+    seeds += [Sample(t, 0, "multilingual_benign") for t in ordinary]
+    seeds += [Sample(t, 0, "multilingual_sentences") for t in augment.spacy_example_sentences(0)]
     return train + generated(rng, attacks, benign, 0, 1.0) + [Sample(q, 0, "clinc_train") for q in clinc] + seeds
 
 
@@ -218,7 +224,7 @@ class Scorer:
         for sample in samples:
             evidence = analyse(sample.text, self.rules)
             texts = evidence.classifier_texts
-            probability = float(trusted(texts, classify(self.head, self.encoder, texts)).max())
+            probability = classifier_score(evidence, classify(self.head, self.encoder, texts))
             classifier.append(probability)
             fused.append(self.head.fuse(probability, evidence.heuristic, len(evidence.normalized.suspicious)))
         return fused, classifier
@@ -277,7 +283,7 @@ def fusion_rows(
     for sample in samples:
         evidence = analyse(sample.text, rules)
         texts = evidence.classifier_texts
-        probability = float(trusted(texts, classify(head, encoder, texts)).max())
+        probability = classifier_score(evidence, classify(head, encoder, texts))
         rows.append(fusion_features(probability, evidence.heuristic, len(evidence.normalized.suspicious)))
     return np.stack(rows)
 
