@@ -17,6 +17,7 @@ import numpy.typing as npt
 from detectors.injection.normalize import Normalized, normalize
 from detectors.injection.rules import RuleHit, RuleSet, heuristic_score
 from detectors.injection.windows import Window, windows
+from detectors.models.embeddings import Span
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,15 @@ class Evidence:
     def classifier_texts(self) -> list[str]:
         """What the classifier reads: every window of the text, then every window of every payload."""
         return [w.text for w in self.windows] + [w.text for w in self.payload_windows]
+
+    @property
+    def classifier_spans(self) -> list[Span]:
+        """The same windows as ``(text or payload, start, end)``: their sentence vectors are read from one encoder
+        pass over each text (``EmbeddingCache.embed_spans``); their lexical vectors from ``classifier_texts``."""
+        spans = [(self.normalized.text, w.start, w.end) for w in self.windows]
+        for payload in self.normalized.payloads:
+            spans += [(payload, w.start, w.end) for w in windows(payload)]
+        return spans
 
     @property
     def classifier_can_judge(self) -> bool:

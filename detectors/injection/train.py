@@ -42,6 +42,7 @@ from detectors.injection import augment
 from detectors.injection.analysis import Evidence, analyse, classifier_score
 from detectors.injection.head import DEFAULT_HEAD, InjectionHead, Perceptron, fusion_features, head_features
 from detectors.injection.rules import RuleSet, builtin_rules
+from detectors.models.embeddings import EmbeddingCache, Span
 from detectors.models.encoder import use_reference_precision
 from detectors.topic.precomputed import PrecomputedEncoder
 
@@ -199,17 +200,22 @@ def development_documents() -> list[Sample]:
 # ------------------------------------------------------------------------------------------------ features
 
 
-def classifier_rows(sample: Sample, evidence: Evidence) -> list[tuple[str, int]]:
-    """The (text, label) rows a sample contributes to the classifier. A payload carries the sample's label; the
-    visible text of a tag-character smuggle does not (it is innocent on its own)."""
-    rows = [(w.text, sample.label) for w in evidence.windows]
+def classifier_rows(sample: Sample, evidence: Evidence) -> list[tuple[Span, str, int]]:
+    """The (span, text, label) rows a sample contributes to the classifier: each window as a span of its text (for
+    the sentence vector) and as text (for the lexical vector). A payload carries the sample's label; the visible text
+    of a tag-character smuggle does not (it is innocent on its own)."""
+    windows = zip(evidence.classifier_spans, evidence.classifier_texts, strict=True)
+    rows = [(span, text, sample.label) for span, text in windows]
+    visible = len(evidence.windows)
     if sample.label == 1 and "tag_characters" in evidence.normalized.obfuscations:
-        rows = []
-    return rows + [(w.text, sample.label) for w in evidence.payload_windows]
+        return rows[visible:]
+    return rows
 
 
-def classify(head: InjectionHead, encoder: PrecomputedEncoder, texts: Sequence[str]) -> npt.NDArray[np.float64]:
-    return head.classify(encoder.encode(texts), encoder.encode_lexical(texts))
+def classify(head: InjectionHead, encoder: PrecomputedEncoder, evidence: Evidence) -> npt.NDArray[np.float64]:
+    """The head's probability for each classifier text of ``evidence``, read as the detector reads it."""
+    sentence = EmbeddingCache(encoder).embed_spans(evidence.classifier_spans)
+    return head.classify(sentence, encoder.encode_lexical(evidence.classifier_texts))
 
 
 class Scorer:
@@ -223,8 +229,7 @@ class Scorer:
         fused, classifier = [], []
         for sample in samples:
             evidence = analyse(sample.text, self.rules)
-            texts = evidence.classifier_texts
-            probability = classifier_score(evidence, classify(self.head, self.encoder, texts))
+            probability = classifier_score(evidence, classify(self.head, self.encoder, evidence))
             classifier.append(probability)
             fused.append(self.head.fuse(probability, evidence.heuristic, len(evidence.normalized.suspicious)))
         return fused, classifier
@@ -272,8 +277,11 @@ def validation_report(head: InjectionHead, encoder: PrecomputedEncoder, rules: R
     }
 
 
-def embed_all(texts: Sequence[str], cache: Path | None) -> PrecomputedEncoder:
-    return PrecomputedEncoder.for_texts(list(texts), cache)
+def embed_all(spans: Sequence[Span], cache: Path | None) -> PrecomputedEncoder:
+    """Sentence vectors for every classifier span (a whole text is embedded as a text), kept in ``cache``."""
+    whole = [text for text, start, end in spans if start == 0 and end == len(text)]
+    partial = [span for span in spans if not (span[1] == 0 and span[2] == len(span[0]))]
+    return PrecomputedEncoder.for_texts(whole, cache, spans=partial)
 
 
 def fusion_rows(
@@ -282,8 +290,7 @@ def fusion_rows(
     rows = []
     for sample in samples:
         evidence = analyse(sample.text, rules)
-        texts = evidence.classifier_texts
-        probability = classifier_score(evidence, classify(head, encoder, texts))
+        probability = classifier_score(evidence, classify(head, encoder, evidence))
         rows.append(fusion_features(probability, evidence.heuristic, len(evidence.normalized.suspicious)))
     return np.stack(rows)
 
@@ -297,13 +304,14 @@ def train(cache: Path | None, hidden: int, out: Path) -> dict[str, Any]:
     rows = [classifier_rows(s, analyse(s.text, rules)) for s in samples]
     validation, documents = validation_samples(), development_documents()
     clinc_val = clinc_queries("val") + clinc_queries("oos_val")
-    extra = [t for s in [*validation, *documents] for t in analyse(s.text, rules).classifier_texts]
-    extra += [t for q in clinc_val for t in analyse(q, rules).classifier_texts]
-    encoder = embed_all([t for r in rows for t, _ in r] + extra, cache)
+    extra = [span for s in [*validation, *documents] for span in analyse(s.text, rules).classifier_spans]
+    extra += [span for q in clinc_val for span in analyse(q, rules).classifier_spans]
+    encoder = embed_all([span for r in rows for span, _, _ in r] + extra, cache)
 
-    texts = [t for r in rows for t, _ in r]
-    labels = [label for r in rows for _, label in r]
-    sentence, lexical = encoder.encode(texts), encoder.encode_lexical(texts)
+    spans = [span for r in rows for span, _, _ in r]
+    labels = [label for r in rows for _, _, label in r]
+    sentence = EmbeddingCache(encoder).embed_spans(spans)
+    lexical = encoder.encode_lexical([text for r in rows for _, text, _ in r])
 
     def fit(features: npt.NDArray[np.float64]) -> Perceptron:
         mlp = MLPClassifier(

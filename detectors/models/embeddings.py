@@ -9,6 +9,8 @@ import numpy as np
 
 from detectors.models.encoder import SharedEncoder, Vectors, shared_encoder
 
+Span = tuple[str, int, int]  # a text and a character range of it: (text, start, end)
+
 
 class EmbeddingCache:
     """Lives for one request. Detectors ask for vectors; missing ones are computed in one batch."""
@@ -17,6 +19,7 @@ class EmbeddingCache:
         self._encoder = encoder
         self._vectors: dict[str, Vectors] = {}
         self._lexical: dict[str, Vectors] = {}
+        self._spans: dict[Span, Vectors] = {}
         self._lock = threading.Lock()
         self.computed = 0  # how many texts this request actually encoded (tests and metrics read it)
 
@@ -50,6 +53,31 @@ class EmbeddingCache:
             if not texts:
                 return np.zeros((0, self.encoder.dimension), dtype=np.float32)
             stacked: Vectors = np.stack([store[t] for t in texts])
+            return stacked
+
+    def embed_spans(self, spans: Sequence[Span]) -> Vectors:
+        """Vectors for character spans ``(text, start, end)``, in order (``SharedEncoder.encode_spans``: the spans of
+        one text are read from one pass over it). A span that is a whole text gets the text's own vector, shared
+        with every detector; the others are computed once a request."""
+        self.embed([text for text, start, end in spans if start == 0 and end == len(text)])
+        with self._lock:
+            missing: dict[str, list[tuple[int, int]]] = {}
+            for text, start, end in spans:
+                partial = not (start == 0 and end == len(text))
+                if partial and (text, start, end) not in self._spans and (start, end) not in missing.get(text, []):
+                    missing.setdefault(text, []).append((start, end))
+            if missing:
+                items = list(missing.items())
+                for (text, bounds), vectors in zip(items, self.encoder.encode_spans(items), strict=True):
+                    self._spans.update(((text, start, end), v) for (start, end), v in zip(bounds, vectors, strict=True))
+                self.computed += len(items)
+            if not spans:
+                return np.zeros((0, self.encoder.dimension), dtype=np.float32)
+            rows = [
+                self._vectors[text] if start == 0 and end == len(text) else self._spans[(text, start, end)]
+                for text, start, end in spans
+            ]
+            stacked: Vectors = np.stack(rows)
             return stacked
 
     def embed_one(self, text: str) -> Vectors:

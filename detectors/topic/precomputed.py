@@ -7,20 +7,28 @@ from pathlib import Path
 
 import numpy as np
 
+from detectors.models.embeddings import Span
 from detectors.models.encoder import SharedEncoder, Vectors, shared_encoder
 
 
 class PrecomputedEncoder(SharedEncoder):
-    """The shared encoder's vectors for a known set of texts, looked up instead of recomputed.
+    """The shared encoder's vectors for a known set of texts (and spans of texts), looked up instead of recomputed.
 
-    Texts it was not given are encoded by the real encoder (and counted in ``misses``).
+    Texts and spans it was not given are encoded by the real encoder (and counted in ``misses``).
     """
 
-    def __init__(self, texts: Sequence[str], vectors: Vectors, encoder: SharedEncoder | None = None) -> None:
+    def __init__(
+        self,
+        texts: Sequence[str],
+        vectors: Vectors,
+        encoder: SharedEncoder | None = None,
+        spans: dict[Span, Vectors] | None = None,
+    ) -> None:
         base = encoder or shared_encoder()
         super().__init__(base.spec, precision=base.precision)
         self._base = base
         self._table = dict(zip(texts, vectors, strict=True))
+        self._spans = dict(spans or {})
         self.misses = 0
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> Vectors:
@@ -32,24 +40,61 @@ class PrecomputedEncoder(SharedEncoder):
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([self._table[t] for t in texts]).astype(np.float32)
 
+    def encode_spans(self, items: Sequence[tuple[str, Sequence[tuple[int, int]]]]) -> list[Vectors]:
+        missing = [(text, [b for b in bounds if (text, *b) not in self._spans]) for text, bounds in items]
+        missing = [(text, bounds) for text, bounds in missing if bounds]
+        if missing:
+            self.misses += sum(len(bounds) for _, bounds in missing)
+            for (text, bounds), vectors in zip(missing, self._base.encode_spans(missing), strict=True):
+                self._spans.update(((text, a, b), v) for (a, b), v in zip(bounds, vectors, strict=True))
+        return [
+            np.stack([self._spans[(text, a, b)] for a, b in bounds]).astype(np.float32)
+            if bounds
+            else np.zeros((0, self.dimension), dtype=np.float32)
+            for text, bounds in items
+        ]
+
     @classmethod
-    def for_texts(cls, texts: Sequence[str], cache_file: Path | None = None) -> PrecomputedEncoder:
-        """Embed ``texts`` (batched), reusing ``cache_file`` (an .npz) when it was made by the same weights."""
+    def for_texts(
+        cls, texts: Sequence[str], cache_file: Path | None = None, spans: Sequence[Span] = ()
+    ) -> PrecomputedEncoder:
+        """Embed ``texts`` (batched) and ``spans`` of texts (``SharedEncoder.encode_spans``), reusing ``cache_file``
+        (an .npz) when it was made by the same weights."""
         unique = sorted(set(texts))
         base = shared_encoder()
         identity = base.identity
         known: dict[str, Vectors] = {}
+        known_spans: dict[Span, Vectors] = {}
         if cache_file is not None and cache_file.is_file():
             with np.load(cache_file, allow_pickle=False) as stored:
                 if str(stored["encoder"]) == identity:
                     known = dict(zip(stored["texts"].tolist(), stored["vectors"], strict=True))
+                    if "span_texts" in stored:
+                        bounds = zip(stored["span_texts"].tolist(), stored["span_bounds"].tolist(), strict=True)
+                        spans_stored = [(text, int(a), int(b)) for text, (a, b) in bounds]
+                        known_spans = dict(zip(spans_stored, stored["span_vectors"], strict=True))
         missing = [t for t in unique if t not in known]
         if missing:
             known.update(zip(missing, base.encode(missing, batch_size=64), strict=True))
-            if cache_file is not None:
-                cache_file.parent.mkdir(parents=True, exist_ok=True)
-                names = sorted(known)
-                np.savez(
-                    cache_file, encoder=identity, texts=np.array(names), vectors=np.stack([known[t] for t in names])
-                )
-        return cls(unique, np.stack([known[t] for t in unique]), base)
+        grouped: dict[str, list[tuple[int, int]]] = {}
+        for text, a, b in dict.fromkeys(spans):
+            if (text, a, b) not in known_spans:
+                grouped.setdefault(text, []).append((a, b))
+        items = list(grouped.items())
+        for start in range(0, len(items), 32):
+            batch = items[start : start + 32]
+            for (text, ranges), vectors in zip(batch, base.encode_spans(batch), strict=True):
+                known_spans.update(((text, a, b), v) for (a, b), v in zip(ranges, vectors, strict=True))
+        if (missing or items) and cache_file is not None:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            names, keys = sorted(known), sorted(known_spans)
+            np.savez(
+                cache_file,
+                encoder=identity,
+                texts=np.array(names),
+                vectors=np.stack([known[t] for t in names]),
+                span_texts=np.array([text for text, _, _ in keys]),
+                span_bounds=np.array([(a, b) for _, a, b in keys], dtype=np.int64).reshape(-1, 2),
+                span_vectors=np.stack([known_spans[k] for k in keys]) if keys else np.zeros((0, base.dimension)),
+            )
+        return cls(unique, np.stack([known[t] for t in unique]), base, known_spans)

@@ -249,16 +249,16 @@ def test_the_committed_head_reproduces_its_recorded_validation_metrics(shared_da
 
     recorded = json.loads((WEIGHTS_DIR / "validation_metrics.json").read_text())
     rules = builtin_rules()
-    texts = [
-        t
+    spans = [
+        span
         for text in [s.text for s in validation_samples() + development_documents()]
         + clinc_queries("val")
         + clinc_queries("oos_val")
-        for t in analyse(text, rules).classifier_texts
+        for span in analyse(text, rules).classifier_spans
     ]
     # RAILGUARD_EMBEDDING_CACHE: an .npz of vectors from the same encoder weights (checked), to skip re-embedding.
     cache = os.environ.get("RAILGUARD_EMBEDDING_CACHE")
-    report = validation_report(InjectionHead.load(), embed_all(texts, Path(cache) if cache else None), rules)
+    report = validation_report(InjectionHead.load(), embed_all(spans, Path(cache) if cache else None), rules)
     for section in ("s_labs_validation", "s_labs_validation_at_block", "development_documents"):
         for key in ("precision", "recall", "f1", "fpr", "roc_auc"):
             assert report[section][key] == pytest.approx(recorded[section][key], abs=0.002), (section, key)
