@@ -7,7 +7,8 @@ straddles a cut is whole in one of the two windows), each cut moved back to the 
 
 A window's sentence vector is the mean of its own word pieces' states from one encoder pass over the text (up to
 256 word pieces at a time, ``SharedEncoder.encode_spans``), so the overlap costs no extra encoder time: a
-1,000-character prompt is one pass of ~230 word pieces, not three of ~120.
+1,000-character prompt is one pass of ~230 word pieces, not three of ~120, and the same pass gives the whole
+text's vector to the other detectors of the request (topic, intent, ...) when the text fits in it.
 """
 
 from __future__ import annotations

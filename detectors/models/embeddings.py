@@ -58,7 +58,8 @@ class EmbeddingCache:
     def embed_spans(self, spans: Sequence[Span]) -> Vectors:
         """Vectors for character spans ``(text, start, end)``, in order (``SharedEncoder.encode_spans``: the spans of
         one text are read from one pass over it). A span that is a whole text gets the text's own vector, shared
-        with every detector; the others are computed once a request."""
+        with every detector; the others are computed once a request. Where that pass read all of a text (up to ~250
+        word pieces), the text's own vector comes from it too, for the detectors that read the whole text."""
         self.embed([text for text, start, end in spans if start == 0 and end == len(text)])
         with self._lock:
             missing: dict[str, list[tuple[int, int]]] = {}
@@ -68,8 +69,16 @@ class EmbeddingCache:
                     missing.setdefault(text, []).append((start, end))
             if missing:
                 items = list(missing.items())
-                for (text, bounds), vectors in zip(items, self.encoder.encode_spans(items), strict=True):
-                    self._spans.update(((text, start, end), v) for (start, end), v in zip(bounds, vectors, strict=True))
+                for (text, bounds), vectors in zip(
+                    items, self.encoder.encode_spans(items, with_text=True), strict=True
+                ):
+                    self._spans.update(
+                        ((text, start, end), v) for (start, end), v in zip(bounds, vectors[:-1], strict=True)
+                    )
+                    if (
+                        text not in self._vectors and vectors[-1].any()
+                    ):  # the pass read all of the text: keep its vector
+                        self._vectors[text] = vectors[-1]
                 self.computed += len(items)
             if not spans:
                 return np.zeros((0, self.encoder.dimension), dtype=np.float32)

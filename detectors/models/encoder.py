@@ -146,7 +146,9 @@ class SharedEncoder:
             rows.append(torch.nn.functional.normalize(mean, dim=1).numpy())
         return np.concatenate(rows).astype(np.float32)
 
-    def encode_spans(self, items: Sequence[tuple[str, Sequence[tuple[int, int]]]]) -> list[Vectors]:
+    def encode_spans(
+        self, items: Sequence[tuple[str, Sequence[tuple[int, int]]]], with_text: bool = False
+    ) -> list[Vectors]:
         """For each ``(text, spans)``: one vector per character span ``(start, end)`` of the text, read from a single
         pass of the encoder over the text rather than one pass per span.
 
@@ -157,6 +159,9 @@ class SharedEncoder:
         ``max_seq_length`` word pieces gets the same vector as ``encode``; a span inside a longer text also sees the
         text around it. Overlapping windows of a 1,000-character prompt cost one pass of ~230 word pieces instead of
         three of ~120 (``python -m detectors.injection.bench``). Spans must start and end at word boundaries.
+
+        ``with_text``: each array gets one more row, the text's own ``encode`` vector where that pass read the whole
+        text (it fits one segment), else zeros: the vector other detectors ask for, without a pass of its own.
         """
         import torch
 
@@ -165,11 +170,12 @@ class SharedEncoder:
         limit = int(model.max_seq_length) - 2  # type: ignore[attr-defined]  # room for [CLS] and [SEP]
         segments: list[list[int]] = []  # word-piece ids of each segment
         members: list[tuple[int, int, int, int, int]] = []  # item, span, segment, its pieces [a, b) in the segment
+        whole: dict[int, int] = {}  # item -> the one segment that holds all of its text
         for item, (text, spans) in enumerate(items):
             encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
             ids, starts = encoded["input_ids"], [start for start, _ in encoded["offset_mapping"]]
             ranges = [(bisect.bisect_left(starts, a), bisect.bisect_left(starts, b)) for a, b in spans]
-            index = 0
+            opened, index = len(segments), 0
             while index < len(ranges):
                 first = ranges[index][0]
                 end = index + 1
@@ -182,7 +188,10 @@ class SharedEncoder:
                     a, b = ranges[span]
                     members.append((item, span, segment, max(a, first) - first, min(b, last) - first))
                 index = end
-        vectors = [np.zeros((len(spans), self.dimension), dtype=np.float32) for _, spans in items]
+            if ranges and len(segments) == opened + 1 and ranges[0][0] == 0 and len(segments[opened]) == len(ids):
+                whole[item] = opened
+        extra = 1 if with_text else 0
+        vectors = [np.zeros((len(spans) + extra, self.dimension), dtype=np.float32) for _, spans in items]
         if not segments:
             return vectors
         cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
@@ -204,6 +213,10 @@ class SharedEncoder:
             )
             pooled = chosen.mean(dim=0)
             vectors[item][span] = torch.nn.functional.normalize(pooled, dim=0).numpy()
+        if with_text:
+            for item, segment in whole.items():
+                pooled = states[segment, : len(segments[segment]) + 2].mean(dim=0)
+                vectors[item][-1] = torch.nn.functional.normalize(pooled, dim=0).numpy()
         return vectors
 
 

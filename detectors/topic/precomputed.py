@@ -40,18 +40,21 @@ class PrecomputedEncoder(SharedEncoder):
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([self._table[t] for t in texts]).astype(np.float32)
 
-    def encode_spans(self, items: Sequence[tuple[str, Sequence[tuple[int, int]]]]) -> list[Vectors]:
+    def encode_spans(
+        self, items: Sequence[tuple[str, Sequence[tuple[int, int]]]], with_text: bool = False
+    ) -> list[Vectors]:
         missing = [(text, [b for b in bounds if (text, *b) not in self._spans]) for text, bounds in items]
         missing = [(text, bounds) for text, bounds in missing if bounds]
         if missing:
             self.misses += sum(len(bounds) for _, bounds in missing)
             for (text, bounds), vectors in zip(missing, self._base.encode_spans(missing), strict=True):
                 self._spans.update(((text, a, b), v) for (a, b), v in zip(bounds, vectors, strict=True))
+        rows = [[self._spans[(text, a, b)] for a, b in bounds] for text, bounds in items]
+        if with_text:  # the text's own vector where it is in the table (zeros otherwise, as for a text too long)
+            for row, (text, _) in zip(rows, items, strict=True):
+                row.append(self._table.get(text, np.zeros(self.dimension, dtype=np.float32)))
         return [
-            np.stack([self._spans[(text, a, b)] for a, b in bounds]).astype(np.float32)
-            if bounds
-            else np.zeros((0, self.dimension), dtype=np.float32)
-            for text, bounds in items
+            np.stack(row).astype(np.float32) if row else np.zeros((0, self.dimension), dtype=np.float32) for row in rows
         ]
 
     @classmethod

@@ -105,6 +105,16 @@ def test_spans_of_a_text_are_read_from_one_pass_and_a_whole_text_span_is_its_own
     assert 0.95 < float(vectors[1] @ cache.encoder.encode([document[:cut]])[0]) < 0.9999
     np.testing.assert_array_equal(cache.embed_spans(spans[2:3])[0], vectors[2])  # computed once a request
     assert cache.computed == 2
+    # A text the pass read whole (here a 1,000-character prompt in three windows) needs no pass of its own for the
+    # detectors that read the whole text; a text longer than one pass (the document) does.
+    prompt = ("I'm planning a two-week trip to Japan in April; we like food markets and quiet temples. " * 12)[:1000]
+    thirds = [(prompt, 0, 500), (prompt, 350, 850), (prompt, 700, 1000)]
+    cache.embed_spans(thirds)
+    assert cache.computed == 3
+    np.testing.assert_allclose(cache.embed_one(prompt), cache.encoder.encode([prompt])[0], atol=1e-5)
+    assert cache.computed == 3
+    cache.embed_one(document)
+    assert cache.computed == 4
     # The evaluation scripts' precomputed vectors are the same vectors, and survive a cache file.
     for _ in range(2):
         precomputed = PrecomputedEncoder.for_texts([short], tmp_path / "cache.npz", spans=spans[1:])
