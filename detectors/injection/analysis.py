@@ -27,6 +27,7 @@ class Evidence:
     heuristic: float
     windows: list[Window]  # windows over the normalised text
     payload_windows: list[Window]  # windows over each decoded payload, in payload order
+    payload_of_window: list[str]  # the payload each of those windows is cut from
 
     @property
     def classifier_texts(self) -> list[str]:
@@ -38,9 +39,7 @@ class Evidence:
         """The same windows as ``(text or payload, start, end)``: their sentence vectors are read from one encoder
         pass over each text (``EmbeddingCache.embed_spans``); their lexical vectors from ``classifier_texts``."""
         spans = [(self.normalized.text, w.start, w.end) for w in self.windows]
-        for payload in self.normalized.payloads:
-            spans += [(payload, w.start, w.end) for w in windows(payload)]
-        return spans
+        return spans + [(p, w.start, w.end) for p, w in zip(self.payload_of_window, self.payload_windows, strict=True)]
 
     @property
     def classifier_can_judge(self) -> bool:
@@ -84,5 +83,7 @@ def classifier_score(evidence: Evidence, probabilities: npt.NDArray[np.float64])
 def analyse(text: str, rules: RuleSet) -> Evidence:
     normalized = normalize(text)
     hits = rules.match(normalized)
-    payload_windows = [w for payload in normalized.payloads for w in windows(payload)]
-    return Evidence(normalized, hits, heuristic_score(hits), windows(normalized.text), payload_windows)
+    cut = [(payload, w) for payload in normalized.payloads for w in windows(payload)]
+    return Evidence(
+        normalized, hits, heuristic_score(hits), windows(normalized.text), [w for _, w in cut], [p for p, _ in cut]
+    )

@@ -42,7 +42,7 @@ from detectors.injection import augment
 from detectors.injection.analysis import Evidence, analyse, classifier_score
 from detectors.injection.head import DEFAULT_HEAD, InjectionHead, Perceptron, fusion_features, head_features
 from detectors.injection.rules import RuleSet, builtin_rules
-from detectors.models.embeddings import EmbeddingCache, Span
+from detectors.models.embeddings import EmbeddingCache, Span, is_whole
 from detectors.models.encoder import use_reference_precision
 from detectors.topic.precomputed import PrecomputedEncoder
 
@@ -279,9 +279,8 @@ def validation_report(head: InjectionHead, encoder: PrecomputedEncoder, rules: R
 
 def embed_all(spans: Sequence[Span], cache: Path | None) -> PrecomputedEncoder:
     """Sentence vectors for every classifier span (a whole text is embedded as a text), kept in ``cache``."""
-    whole = [text for text, start, end in spans if start == 0 and end == len(text)]
-    partial = [span for span in spans if not (span[1] == 0 and span[2] == len(span[0]))]
-    return PrecomputedEncoder.for_texts(whole, cache, spans=partial)
+    whole = [span[0] for span in spans if is_whole(span)]
+    return PrecomputedEncoder.for_texts(whole, cache, spans=[span for span in spans if not is_whole(span)])
 
 
 def fusion_rows(

@@ -12,6 +12,20 @@ from detectors.models.encoder import SharedEncoder, Vectors, shared_encoder
 Span = tuple[str, int, int]  # a text and a character range of it: (text, start, end)
 
 
+def is_whole(span: Span) -> bool:
+    """Whether the span is its whole text (its vector is the text's own, ``SharedEncoder.encode``)."""
+    text, start, end = span
+    return start == 0 and end == len(text)
+
+
+def group_spans(spans: Sequence[Span]) -> list[tuple[str, list[tuple[int, int]]]]:
+    """``(text, [(start, end), ...])`` per text, in first-seen order, each span once: ``encode_spans``'s input."""
+    grouped: dict[str, list[tuple[int, int]]] = {}
+    for text, start, end in dict.fromkeys(spans):
+        grouped.setdefault(text, []).append((start, end))
+    return list(grouped.items())
+
+
 class EmbeddingCache:
     """Lives for one request. Detectors ask for vectors; missing ones are computed in one batch."""
 
@@ -60,32 +74,20 @@ class EmbeddingCache:
         one text are read from one pass over it). A span that is a whole text gets the text's own vector, shared
         with every detector; the others are computed once a request. Where that pass read all of a text (up to ~250
         word pieces), the text's own vector comes from it too, for the detectors that read the whole text."""
-        self.embed([text for text, start, end in spans if start == 0 and end == len(text)])
+        self.embed([span[0] for span in spans if is_whole(span)])
         with self._lock:
-            missing: dict[str, list[tuple[int, int]]] = {}
-            for text, start, end in spans:
-                partial = not (start == 0 and end == len(text))
-                if partial and (text, start, end) not in self._spans and (start, end) not in missing.get(text, []):
-                    missing.setdefault(text, []).append((start, end))
-            if missing:
-                items = list(missing.items())
+            items = group_spans([span for span in spans if not is_whole(span) and span not in self._spans])
+            if items:
                 for (text, bounds), vectors in zip(
                     items, self.encoder.encode_spans(items, with_text=True), strict=True
                 ):
-                    self._spans.update(
-                        ((text, start, end), v) for (start, end), v in zip(bounds, vectors[:-1], strict=True)
-                    )
-                    if (
-                        text not in self._vectors and vectors[-1].any()
-                    ):  # the pass read all of the text: keep its vector
+                    self._spans.update(((text, a, b), v) for (a, b), v in zip(bounds, vectors[:-1], strict=True))
+                    if text not in self._vectors and vectors[-1].any():  # the pass read all of the text
                         self._vectors[text] = vectors[-1]
                 self.computed += len(items)
             if not spans:
                 return np.zeros((0, self.encoder.dimension), dtype=np.float32)
-            rows = [
-                self._vectors[text] if start == 0 and end == len(text) else self._spans[(text, start, end)]
-                for text, start, end in spans
-            ]
+            rows = [self._vectors[span[0]] if is_whole(span) else self._spans[span] for span in spans]
             stacked: Vectors = np.stack(rows)
             return stacked
 

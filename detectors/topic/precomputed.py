@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from detectors.models.embeddings import Span
+from detectors.models.embeddings import Span, group_spans
 from detectors.models.encoder import SharedEncoder, Vectors, shared_encoder
 
 
@@ -43,8 +43,9 @@ class PrecomputedEncoder(SharedEncoder):
     def encode_spans(
         self, items: Sequence[tuple[str, Sequence[tuple[int, int]]]], with_text: bool = False
     ) -> list[Vectors]:
-        missing = [(text, [b for b in bounds if (text, *b) not in self._spans]) for text, bounds in items]
-        missing = [(text, bounds) for text, bounds in missing if bounds]
+        missing = group_spans(
+            [(text, a, b) for text, bounds in items for a, b in bounds if (text, a, b) not in self._spans]
+        )
         if missing:
             self.misses += sum(len(bounds) for _, bounds in missing)
             for (text, bounds), vectors in zip(missing, self._base.encode_spans(missing), strict=True):
@@ -79,11 +80,7 @@ class PrecomputedEncoder(SharedEncoder):
         missing = [t for t in unique if t not in known]
         if missing:
             known.update(zip(missing, base.encode(missing, batch_size=64), strict=True))
-        grouped: dict[str, list[tuple[int, int]]] = {}
-        for text, a, b in dict.fromkeys(spans):
-            if (text, a, b) not in known_spans:
-                grouped.setdefault(text, []).append((a, b))
-        items = list(grouped.items())
+        items = group_spans([span for span in spans if span not in known_spans])
         for start in range(0, len(items), 32):
             batch = items[start : start + 32]
             for (text, ranges), vectors in zip(batch, base.encode_spans(batch), strict=True):
