@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from detectors.models.runtime import limit_blas_threads
 from escalation.answers import JsonAnswer
 from escalation.routes import escalation_routes, feedback_routes
 from escalation.service import EscalationService
@@ -596,6 +597,9 @@ def create_app(
 ) -> Starlette:
     """Build the app. Policies are loaded (and validated) here, so a bad policy fails at start-up.
     ``tracer_provider`` turns tracing on with a provider of the caller's (tests); otherwise `--tracing` decides."""
+    # torch owns the cores; the heads' small numpy products stay on the calling thread. Here, not in the lifespan:
+    # the app is built on the main thread, and OpenBLAS's limit only takes from the thread that first set it.
+    limit_blas_threads()
     services = build_services(settings, transport, tracer_provider)
 
     @contextlib.asynccontextmanager

@@ -192,8 +192,10 @@ def _explain(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace, extra: list[str]) -> int:
     from detectors.evaluation import evaluator
     from detectors.models.encoder import use_reference_precision
+    from detectors.models.runtime import limit_blas_threads
 
     use_reference_precision()  # figures comparable with the recorded ones (float32), unless asked otherwise
+    limit_blas_threads()  # p50_ms as the service sees it
     module = evaluator(args.family)
     parser = argparse.ArgumentParser(prog=f"railguard eval {args.family}")
     module.add_arguments(parser)

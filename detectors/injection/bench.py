@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from detectors.injection import InjectionDetector
 from detectors.injection.windows import windows
 from detectors.models.embeddings import EmbeddingCache
 from detectors.models.encoder import PRECISIONS, SharedEncoder
+from detectors.models.runtime import limit_blas_threads
 
 PROMPT = (
     "I'm planning a two-week trip to Japan in April with my partner. We want to see Tokyo, Kyoto and Osaka, and "
@@ -37,6 +39,14 @@ def median_ms(fn: Callable[[], object], repeat: int) -> float:
         fn()
         times.append((time.perf_counter() - started) * 1000.0)
     return round(statistics.median(times), 3)
+
+
+def blas_threaded(measurement: Callable[[], float]) -> float:
+    """``measurement`` with numpy's BLAS allowed a thread per core again, as before ``limit_blas_threads``."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=os.cpu_count() or 1, user_api="blas"):
+        return measurement()
 
 
 def measure(detector: InjectionDetector, precision: str, repeat: int) -> dict[str, float]:
@@ -62,6 +72,13 @@ def measure(detector: InjectionDetector, precision: str, repeat: int) -> dict[st
         "detect_p50_ms": median_ms(
             lambda: detector.detect(prompt, DetectorContext(embeddings=EmbeddingCache(encoder))), repeat
         ),
+        # What detect cost before the process kept numpy's BLAS on the calling thread (limit_blas_threads): the
+        # heads' small products woke OpenBLAS threads that then competed with torch's for the cores.
+        "detect_blas_threads_p50_ms": blas_threaded(
+            lambda: median_ms(
+                lambda: detector.detect(prompt, DetectorContext(embeddings=EmbeddingCache(encoder))), repeat
+            )
+        ),
         "document_detect_p50_ms": median_ms(
             lambda: detector.detect(
                 document, DetectorContext(role=TextRole.CONTEXT, embeddings=EmbeddingCache(encoder))
@@ -80,6 +97,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.torch_threads)
+    limit_blas_threads()  # as the service runs
     prompt = PROMPT[:1000]
     precisions = list(PRECISIONS) if args.precision == "both" else [args.precision]
     detector = InjectionDetector()
@@ -93,7 +111,10 @@ def main() -> None:
     for precision in precisions:
         figures = measure(detector, precision, args.repeat)
         result[precision] = figures
-        print(f"{precision}: detect (encoder included), {len(prompt)} chars: {figures['detect_p50_ms']} ms")
+        print(
+            f"{precision}: detect (encoder included), {len(prompt)} chars: {figures['detect_p50_ms']} ms "
+            f"(with numpy's BLAS on threads of its own, as before: {figures['detect_blas_threads_p50_ms']} ms)"
+        )
         print(f"{precision}: detect, 5000-char document: {figures['document_detect_p50_ms']} ms")
         print(
             f"{precision}: window vectors, one pass vs a pass per window: {len(prompt)} chars "

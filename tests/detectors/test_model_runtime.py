@@ -9,6 +9,7 @@ from detectors.base import ModelUnavailableError
 from detectors.models import EmbeddingCache, ModelRuntime, ModelSource, ModelSpec
 from detectors.models.catalog import all_specs, status
 from detectors.models.encoder import MINILM
+from detectors.models.runtime import limit_blas_threads
 
 
 def test_runtime_loads_each_model_once_under_concurrency() -> None:
@@ -27,6 +28,20 @@ def test_runtime_loads_each_model_once_under_concurrency() -> None:
         thread.join()
     assert len(calls) == 1
     assert all(r is results[0] for r in results)
+
+
+def test_blas_is_limited_to_the_calling_thread_and_torch_keeps_its_threads() -> None:
+    import torch
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    before = torch.get_num_threads()
+    with threadpool_limits(limits=2, user_api="blas"):  # this test process's own limits come back afterwards
+        limit_blas_threads()
+        libraries = [library for library in threadpool_info() if library["user_api"] == "blas"]
+        assert {library["internal_api"] for library in libraries} == {"openblas"}  # numpy's and scipy's copies
+        assert len(libraries) >= 2
+        assert all(library["num_threads"] == 1 for library in libraries)
+    assert torch.get_num_threads() == before
 
 
 def test_spec_refuses_weights_with_the_wrong_digest(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import httpx2
 import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from proxy.app import create_app
 from proxy.guards.size import PromptSizeGuard
@@ -77,6 +78,19 @@ def test_not_ready_until_the_models_are_warm(unstarted, monkeypatch: pytest.Monk
     release.set()
     wait_for(lambda: httpx2.get(server.url + "/readyz").status_code == 200)
     assert httpx2.get(server.url + "/readyz").json()["status"] == "ready"
+
+
+def test_the_service_keeps_numpy_blas_off_the_cores_torch_uses(make_proxy) -> None:
+    """The heads' small numpy products must not wake OpenBLAS threads that then compete with the encoder's (an
+    injection check of 1,000 characters took twice as long): start-up limits BLAS to the calling thread."""
+
+    def blas_threads() -> set[int]:
+        return {library["num_threads"] for library in threadpool_info() if library["user_api"] == "blas"}
+
+    with threadpool_limits(limits=2, user_api="blas"):  # this test process's own limits come back afterwards
+        assert blas_threads() == {2}
+        make_proxy()
+        assert blas_threads() == {1}
 
 
 def test_a_failed_warm_up_keeps_the_proxy_out_of_rotation_with_the_reason(
