@@ -250,13 +250,13 @@ class Injection(ScoredGuard):
     a request carries. The score (0..1) fuses a classifier on the built-in encoder, YAML heuristics and the
     obfuscations found (leetspeak, homoglyphs, invisible characters, encoded payloads). The top-level thresholds
     apply to user turns; `context` has its own for documents. Defaults were chosen on validation data: the head's
-    threshold (0.59) flags for human review, and only scores where the S-Labs validation false-positive rate is 1%
-    (0.715) block, because long benign instructions ("Rewrite this table...") can score in between."""
+    threshold (0.43) flags for human review, and only scores where the S-Labs validation false-positive rate is 1%
+    (0.58) block, because long benign instructions ("Rewrite this table...") can score in between."""
 
-    block_above: Score | None = 0.715
-    escalate_above: Score | None = 0.59
-    log_above: Score | None = 0.4
-    context: Thresholds = Thresholds(block_above=0.825, log_above=0.7)
+    block_above: Score | None = 0.58
+    escalate_above: Score | None = 0.43
+    log_above: Score | None = 0.3
+    context: Thresholds = Thresholds(block_above=0.62, log_above=0.5)
     """Thresholds for documents: system messages, `railguard.context` documents and tool results (indirect
     injection)."""
     roles: list[InjectionRole] = Field(default_factory=lambda: list[InjectionRole](["user", "context", "tool"]))

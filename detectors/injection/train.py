@@ -52,6 +52,10 @@ SEED_TASKS = "benign/self-instruct/seed_tasks.jsonl"
 TRAIN_SEED, DEV_SEED = 0, 2  # the held-out evaluation set uses seed 1 (evaluate.py)
 VARIANTS_SEED, PERSONAL_DATA_SEED, STRUCTURED_SEED, MULTILINGUAL_SEED = 3, 4, 5, 6
 MULTILINGUAL_BENIGN = 600
+# Development documents per class (hidden instruction / benign), for the fusion and the context threshold. At 300 the
+# threshold (at most 1% of benign documents above it: 3 documents) moved between 0.695 and 0.825 from one retraining
+# to the next; 1,000 put it on 10 documents.
+DEVELOPMENT_DOCUMENTS = 1000
 PERSONAL_DATA_MESSAGES = 1500
 MAX_HOST_CHARS = 500  # hosts stay one window long, so a window's label is its document's
 SEED_TASK_VARIANTS = 1500
@@ -193,8 +197,9 @@ def development_documents() -> list[Sample]:
     rng = random.Random(DEV_SEED)
     benign = [s.text for s in read_csv(shared_data(f"{SLABS}/validation.csv")) if s.label == 0]
     hosts = host_documents(benign, 0, rng)
-    samples = [Sample(t, 1, "indirect") for t in augment.indirect(hosts, rng, 300, 0)]
-    return samples + [Sample(t, 0, "benign_documents") for t in augment.benign_documents(hosts, rng, 300)]
+    samples = [Sample(t, 1, "indirect") for t in augment.indirect(hosts, rng, DEVELOPMENT_DOCUMENTS, 0)]
+    benign_documents = augment.benign_documents(hosts, rng, DEVELOPMENT_DOCUMENTS)
+    return samples + [Sample(t, 0, "benign_documents") for t in benign_documents]
 
 
 # ------------------------------------------------------------------------------------------------ features
