@@ -24,7 +24,9 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[StateStore]:
         return
     from proxy.state.redis_store import RedisStore
 
-    redis_store = RedisStore(require_redis(), prefix=f"rgtest:{uuid.uuid4().hex[:8]}:")
+    # These tests check what the store does, not how fast: a generous deadline, so that 40 concurrent first calls
+    # (each opening a connection) on a loaded 2-core machine do not time out. Deadlines: test_redis_failures.py.
+    redis_store = RedisStore(require_redis(), prefix=f"rgtest:{uuid.uuid4().hex[:8]}:", timeout=5.0)
     try:
         yield redis_store
     finally:
