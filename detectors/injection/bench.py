@@ -55,6 +55,10 @@ def measure(detector: InjectionDetector, precision: str, repeat: int) -> dict[st
     prompt = PROMPT[:1000]
     document = (PROMPT * 5)[:5000]
     prompt_windows, document_windows = windows(prompt), windows(document)
+
+    def detect_prompt() -> object:
+        return detector.detect(prompt, DetectorContext(embeddings=EmbeddingCache(encoder)))
+
     return {
         # The windows' sentence vectors both ways, side by side: one pass over the text (what detect does) against
         # a pass per window (what it did before SharedEncoder.encode_spans).
@@ -69,16 +73,10 @@ def measure(detector: InjectionDetector, precision: str, repeat: int) -> dict[st
         "document_windows_separately_p50_ms": median_ms(
             lambda: encoder.encode([w.text for w in document_windows]), max(5, repeat // 5)
         ),
-        "detect_p50_ms": median_ms(
-            lambda: detector.detect(prompt, DetectorContext(embeddings=EmbeddingCache(encoder))), repeat
-        ),
+        "detect_p50_ms": median_ms(detect_prompt, repeat),
         # What detect cost before the process kept numpy's BLAS on the calling thread (limit_blas_threads): the
         # heads' small products woke OpenBLAS threads that then competed with torch's for the cores.
-        "detect_blas_threads_p50_ms": blas_threaded(
-            lambda: median_ms(
-                lambda: detector.detect(prompt, DetectorContext(embeddings=EmbeddingCache(encoder))), repeat
-            )
-        ),
+        "detect_blas_threads_p50_ms": blas_threaded(lambda: median_ms(detect_prompt, repeat)),
         "document_detect_p50_ms": median_ms(
             lambda: detector.detect(
                 document, DetectorContext(role=TextRole.CONTEXT, embeddings=EmbeddingCache(encoder))
