@@ -249,16 +249,17 @@ class Injection(ScoredGuard):
     """Prompt injection and jailbreaks in user turns, and indirect injection hidden in the documents and tool results
     a request carries. The score (0..1) fuses a classifier on the built-in encoder, YAML heuristics and the
     obfuscations found (leetspeak, homoglyphs, invisible characters, encoded payloads). The top-level thresholds
-    apply to user turns; `context` has its own for documents. Defaults were chosen on validation data: the head's
-    threshold (0.43) flags for human review, and only scores where the S-Labs validation false-positive rate is 1%
-    (0.58) block, because long benign instructions ("Rewrite this table...") can score in between."""
+    apply to user turns; `context` has its own for documents, which a head trained for documents and tool results
+    scores. Defaults were chosen on validation data: the user head's threshold (0.43) flags for human review, and
+    only scores where the S-Labs validation false-positive rate is 1% (0.58) block, because long benign instructions
+    ("Rewrite this table...") can score in between."""
 
     block_above: Score | None = 0.58
     escalate_above: Score | None = 0.43
     log_above: Score | None = 0.3
-    context: Thresholds = Thresholds(block_above=0.62, log_above=0.5)
+    context: Thresholds = Thresholds(block_above=0.58, log_above=0.5)
     """Thresholds for documents: system messages, `railguard.context` documents and tool results (indirect
-    injection)."""
+    injection; the documents head's threshold, chosen on its development documents)."""
     roles: list[InjectionRole] = Field(default_factory=lambda: list[InjectionRole](["user", "context", "tool"]))
     """What is scanned: `user` (every user turn, not only the last), `context` (documents sent as
     `railguard.context`), `tool` (tool and function results), `system` (the app's own system messages)."""

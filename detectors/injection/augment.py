@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import codecs
 import datetime
+import functools
 import random
 import urllib.parse
 from collections.abc import Callable, Sequence
@@ -856,7 +857,8 @@ _CODE_MODULES = [
 ]  # fmt: skip
 
 
-def _code_snippets() -> list[str]:
+@functools.cache
+def code_snippets() -> list[str]:
     """Top-level functions (5-31 lines) from pure-Python standard-library modules: real code, no download. Read from
     the running interpreter, so the pool (and a retrained head) is reproducible on the Python the head was trained
     with (3.11)."""
@@ -958,7 +960,7 @@ def structured_inputs(rng: random.Random, n: int, lines: Sequence[str]) -> list[
 
     fake = Faker("en_US")
     fake.seed_instance(rng.randrange(2**31))
-    code = _code_snippets()
+    code = code_snippets()
     builders: dict[str, Callable[[], str]] = {
         "table": lambda: _table(fake, rng),
         "json": lambda: _json(fake, rng),

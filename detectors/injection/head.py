@@ -9,6 +9,12 @@ classifier:  p = logistic((meaning + wording) / 2), the mean logit of two one-hi
 fusion:      score = logistic(a · logit(p) + c · heuristic + d · min(obfuscations, 3) + e)
 
 with ``heuristic`` the rules' noisy-or score and ``obfuscations`` the number of suspicious obfuscation kinds found.
+
+Two heads of this shape ship: one for user turns (``injection_head.npz``: thresholds ``user`` for review and
+``block``) and one for documents and tool results (``injection_documents_head.npz``: threshold ``context``), trained
+on the same data plus generated tool results and repository files. What is normal differs between the two: "book
+the most expensive hotel" is an ordinary request from a user and an injection inside a hotel review, and teaching
+one head both made ordinary task prompts score higher (MODEL_CARD.md).
 The fusion is itself a logistic regression, fitted on validation data (see train.py), so the fused score is a
 calibrated probability. Weights and the thresholds chosen on validation live in one small .npz written
 by ``python -m detectors.injection.train``.
@@ -26,6 +32,7 @@ import numpy.typing as npt
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_HEAD = WEIGHTS_DIR / "injection_head.npz"
+DEFAULT_DOCUMENTS_HEAD = WEIGHTS_DIR / "injection_documents_head.npz"
 MAX_OBFUSCATIONS = 3  # more kinds add nothing: three tricks in one prompt is already unmistakable
 _EPS = 1e-6
 
@@ -103,7 +110,7 @@ class InjectionHead:
     wording: Perceptron  # on [sentence; lexical] (768 inputs)
     fusion_coefficients: npt.NDArray[np.float64]  # (3,): logit(classifier), heuristic, obfuscations
     fusion_intercept: float
-    thresholds: dict[str, float]  # chosen on validation: "user" (review), "block" (user turns), "context" (documents)
+    thresholds: dict[str, float]  # chosen on validation: "user" (review) and "block", or "context" (documents head)
 
     def classify(self, sentence: npt.NDArray[np.float32], lexical: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
         """Classifier probability per text: the mean of the two perceptrons' logits (rows in the same order)."""
@@ -141,10 +148,20 @@ class InjectionHead:
 
 
 _default: InjectionHead | None = None
+_default_documents: InjectionHead | None = None
 
 
 def default_head() -> InjectionHead:
+    """The head for user turns."""
     global _default
     if _default is None:
         _default = InjectionHead.load()
     return _default
+
+
+def default_documents_head() -> InjectionHead:
+    """The head for documents and tool results."""
+    global _default_documents
+    if _default_documents is None:
+        _default_documents = InjectionHead.load(DEFAULT_DOCUMENTS_HEAD)
+    return _default_documents

@@ -1,24 +1,30 @@
-"""Train the injection head: ``python -m detectors.injection.train`` (reproducible; seeds fixed; a few minutes).
+"""Train the injection heads: ``python -m detectors.injection.train`` (reproducible; seeds fixed; minutes).
 
-1. Training data: S-Labs train plus generated data (augment.py, seed 0, pool half 0): obfuscated attacks,
-   role-play jailbreaks, multilingual overrides, documents with hidden instructions, benign documents, benign
-   texts in encodings, generated benign instructions, the self-instruct seed tasks as prompts (and variants of
-   them), benign messages full of personal data (Faker), prompts carrying pasted data (tables, JSON, code, grids,
+Two heads of one shape (head.py): the **user** head for user turns and the **documents** head for documents and tool
+results.
+
+1. Training data (user head): S-Labs train plus generated data (augment.py, seed 0, pool half 0): obfuscated
+   attacks, role-play jailbreaks, multilingual overrides, documents with hidden instructions, benign documents,
+   benign texts in encodings, generated benign instructions, the self-instruct seed tasks as prompts (and variants
+   of them), benign messages full of personal data (Faker), prompts carrying pasted data (tables, JSON, code, grids,
    markup, transcripts, logs; some with an instruction hidden inside), ordinary requests in the twelve languages of
    the multilingual attacks and spaCy's example sentences in ~60 languages, and every CLINC150 train and
-   out-of-scope train query as ordinary benign input. ``training_data_sha256`` in validation_metrics.json
-   fingerprints it all.
+   out-of-scope train query as ordinary benign input. The documents head: the same, then generated tool results
+   and repository files (tool_results.py, seed 7), benign and with a planted instruction. ``training_data_sha256``
+   in each head's metrics file fingerprints its data.
 2. Classifier: two one-hidden-layer perceptrons (256 units, early stopping, seed 0), one on the MiniLM sentence
    embedding ("meaning"), one on the sentence embedding and the lexical vector ("wording"), of every text the
    detector would read (windows of the normalised text and decoded payloads); the head averages their logits.
 3. Fusion: logistic regression on (logit of the classifier score, heuristic score, obfuscation count), fitted on
-   S-Labs validation plus generated development documents (seed 2), which the classifier never saw.
-4. Thresholds on validation only: the user threshold (human review) maximises F1 on S-Labs validation (rows also
-   in train dropped) with false-positive rate <= 2% there and <= 0.4% on CLINC150 validation; the block threshold
-   the same with <= 1% and <= 0.2%; the context threshold is the lowest one keeping the false-positive rate on the
-   development documents <= 1% (best recall).
+   data the classifier never saw: S-Labs validation plus generated development documents (seed 2); for the
+   documents head also development tool results and repository files (seed 8).
+4. Thresholds on validation only. User head: the review threshold maximises F1 on S-Labs validation (rows also in
+   train dropped) with false-positive rate <= 2% there and <= 0.4% on CLINC150 validation; the block threshold the
+   same with <= 1% and <= 0.2%. Documents head: the context threshold is the lowest one keeping the false-positive
+   rate on its development documents <= 1% (best recall).
 
-Writes weights/injection_head.npz and weights/validation_metrics.json. See MODEL_CARD.md.
+Writes weights/injection_head.npz with weights/validation_metrics.json, and weights/injection_documents_head.npz
+with weights/documents_validation_metrics.json (``--head user|documents`` trains one). See MODEL_CARD.md.
 """
 
 from __future__ import annotations
@@ -40,8 +46,16 @@ from detectors.data import shared_data
 from detectors.evaluation import binary_metrics
 from detectors.injection import augment
 from detectors.injection.analysis import Evidence, analyse, classifier_score
-from detectors.injection.head import DEFAULT_HEAD, InjectionHead, Perceptron, fusion_features, head_features
+from detectors.injection.head import (
+    DEFAULT_DOCUMENTS_HEAD,
+    DEFAULT_HEAD,
+    InjectionHead,
+    Perceptron,
+    fusion_features,
+    head_features,
+)
 from detectors.injection.rules import RuleSet, builtin_rules
+from detectors.injection.tool_results import long_tool_results, repository_files, tool_results
 from detectors.models.embeddings import EmbeddingCache, Span, is_whole
 from detectors.models.encoder import use_reference_precision
 from detectors.topic.precomputed import PrecomputedEncoder
@@ -51,6 +65,9 @@ CLINC = "topic/clinc150/data_full.json"
 SEED_TASKS = "benign/self-instruct/seed_tasks.jsonl"
 TRAIN_SEED, DEV_SEED = 0, 2  # the held-out evaluation set uses seed 1 (evaluate.py)
 VARIANTS_SEED, PERSONAL_DATA_SEED, STRUCTURED_SEED, MULTILINGUAL_SEED = 3, 4, 5, 6
+TOOL_RESULTS_SEED, DEV_TOOL_RESULTS_SEED = 7, 8
+TOOL_RESULTS = 1200  # benign tool results and repository files each (half of them also with an instruction)
+DEVELOPMENT_TOOL_RESULTS = 500
 MULTILINGUAL_BENIGN = 600
 # Development documents per class (hidden instruction / benign), for the fusion and the context threshold. At 300 the
 # threshold (at most 1% of benign documents above it: 3 documents) moved between 0.695 and 0.825 from one retraining
@@ -177,6 +194,21 @@ def training_samples() -> list[Sample]:
     return train + generated(rng, attacks, benign, 0, 1.0) + [Sample(q, 0, "clinc_train") for q in clinc] + seeds
 
 
+def documents_training_samples() -> list[Sample]:
+    """The documents head's data: the user head's, then tool results and repository files (seed 7, pool half 0)."""
+    return training_samples() + tool_result_samples(random.Random(TOOL_RESULTS_SEED), TOOL_RESULTS, 0)
+
+
+def tool_result_samples(rng: random.Random, n: int, part: int) -> list[Sample]:
+    """Tool results and repository files (tool_results.py): ``n`` of each kind untouched, every other one of them
+    again with a planted instruction (benign tool output is the common case), and ``n / 2`` long benign results."""
+    samples = []
+    for pairs, kind in ((tool_results(rng, n, part), "tool_results"), (repository_files(rng, n, part), "repository")):
+        samples += [Sample(b, 0, f"benign_{kind}") for b, _ in pairs]
+        samples += [Sample(a, 1, kind) for _, a in pairs[::2]]
+    return samples + [Sample(t, 0, "long_tool_results") for t in long_tool_results(rng, n // 2, part)]
+
+
 def training_data_digest(samples: Sequence[Sample]) -> str:
     """sha256 of the training rows in order (source, label, text): recorded beside the head, so a test can tell that
     this script still generates exactly the data the committed head was trained on."""
@@ -193,13 +225,20 @@ def validation_samples() -> list[Sample]:
 
 
 def development_documents() -> list[Sample]:
-    """Generated documents (seed 2, pool half 0) for the context threshold."""
+    """Generated documents (seed 2, pool half 0): the user head's fusion is fitted on them, beside S-Labs validation."""
     rng = random.Random(DEV_SEED)
     benign = [s.text for s in read_csv(shared_data(f"{SLABS}/validation.csv")) if s.label == 0]
     hosts = host_documents(benign, 0, rng)
     samples = [Sample(t, 1, "indirect") for t in augment.indirect(hosts, rng, DEVELOPMENT_DOCUMENTS, 0)]
     benign_documents = augment.benign_documents(hosts, rng, DEVELOPMENT_DOCUMENTS)
     return samples + [Sample(t, 0, "benign_documents") for t in benign_documents]
+
+
+def documents_development() -> list[Sample]:
+    """The development documents plus tool results and repository files (seed 8, pool half 0): the documents head's
+    fusion is fitted on them and its threshold chosen on them."""
+    extra = tool_result_samples(random.Random(DEV_TOOL_RESULTS_SEED), DEVELOPMENT_TOOL_RESULTS, 0)
+    return development_documents() + extra
 
 
 # ------------------------------------------------------------------------------------------------ features
@@ -260,25 +299,35 @@ def select_threshold(
 
 
 def validation_report(head: InjectionHead, encoder: PrecomputedEncoder, rules: RuleSet) -> dict[str, Any]:
-    """Metrics of ``head`` at its own thresholds on every validation set (the slow test recomputes this)."""
+    """Metrics of the user head at its own thresholds on every validation set (the slow test recomputes this)."""
     scorer = Scorer(head, encoder, rules)
     validation = validation_samples()
     labels = [s.label for s in validation]
     fused, classifier = scorer.scores(validation)
     clinc, _ = scorer.scores([Sample(q, 0, "clinc_val") for q in clinc_queries("val") + clinc_queries("oos_val")])
-    documents = development_documents()
-    doc_scores, _ = scorer.scores(documents)
-    user, block, context = head.thresholds["user"], head.thresholds["block"], head.thresholds["context"]
+    user, block = head.thresholds["user"], head.thresholds["block"]
     return {
         "s_labs_validation": {"n": len(validation), **binary_metrics(labels, fused, user)},
         "s_labs_validation_at_block": binary_metrics(labels, fused, block),
         "s_labs_validation_classifier_only": binary_metrics(labels, classifier, user),
         "clinc_validation_fpr": round(float((np.asarray(clinc) >= user).mean()), 4),
         "clinc_validation_fpr_at_block": round(float((np.asarray(clinc) >= block).mean()), 4),
-        "development_documents": {
-            "n": len(documents),
-            **binary_metrics([s.label for s in documents], doc_scores, context),
-        },
+    }
+
+
+def documents_validation_report(head: InjectionHead, encoder: PrecomputedEncoder, rules: RuleSet) -> dict[str, Any]:
+    """Metrics of the documents head at its threshold on the development documents, overall and per kind."""
+    documents = documents_development()
+    scores, _ = Scorer(head, encoder, rules).scores(documents)
+    context = head.thresholds["context"]
+    by_source: dict[str, dict[str, float]] = {}
+    for source in dict.fromkeys(s.source for s in documents):
+        chosen = [score for sample, score in zip(documents, scores, strict=True) if sample.source == source]
+        key = "recall" if documents[[s.source for s in documents].index(source)].label == 1 else "fpr"
+        by_source[source] = {"n": len(chosen), key: round(float((np.asarray(chosen) >= context).mean()), 4)}
+    return {
+        "development_documents": {"n": len(documents), **binary_metrics([s.label for s in documents], scores, context)},
+        "development_documents_by_source": by_source,
     }
 
 
@@ -299,19 +348,18 @@ def fusion_rows(
     return np.stack(rows)
 
 
-def train(cache: Path | None, hidden: int, out: Path) -> dict[str, Any]:
+def fit_head(
+    samples: Sequence[Sample],
+    fusion_samples: Sequence[Sample],
+    encoder: PrecomputedEncoder,
+    rules: RuleSet,
+    hidden: int,
+) -> InjectionHead:
+    """The two perceptrons fitted on ``samples``, and the fusion on ``fusion_samples`` (which they never saw)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
 
-    rules = builtin_rules()
-    samples = training_samples()
     rows = [classifier_rows(s, analyse(s.text, rules)) for s in samples]
-    validation, documents = validation_samples(), development_documents()
-    clinc_val = clinc_queries("val") + clinc_queries("oos_val")
-    extra = [span for s in [*validation, *documents] for span in analyse(s.text, rules).classifier_spans]
-    extra += [span for q in clinc_val for span in analyse(q, rules).classifier_spans]
-    encoder = embed_all([span for r in rows for span, _, _ in r] + extra, cache)
-
     spans = [span for r in rows for span, _, _ in r]
     labels = [label for r in rows for _, _, label in r]
     sentence = EmbeddingCache(encoder).embed_spans(spans)
@@ -328,39 +376,25 @@ def train(cache: Path | None, hidden: int, out: Path) -> dict[str, Any]:
         wording=fit(head_features(sentence, lexical)),
         fusion_coefficients=np.array([1.0, 0.0, 0.0]),
         fusion_intercept=0.0,
-        thresholds={"user": 0.5, "context": 0.5},
+        thresholds={},
     )
-    # The fusion is fitted on validation data (the classifier never saw it): S-Labs validation and the development
-    # documents, so that it weighs the evidence for user turns and for documents alike.
-    fitted_on = [*validation, *documents]
     fusion = LogisticRegression(C=1.0, max_iter=1000).fit(
-        fusion_rows(classifier, encoder, rules, fitted_on), [s.label for s in fitted_on]
+        fusion_rows(classifier, encoder, rules, fusion_samples), [s.label for s in fusion_samples]
     )
-    head = replace(
+    return replace(
         classifier,
         fusion_coefficients=fusion.coef_[0].astype(np.float64),
         fusion_intercept=float(fusion.intercept_[0]),
     )
-    scorer = Scorer(head, encoder, rules)
-    fused, _ = scorer.scores(validation)
-    clinc_scores, _ = scorer.scores([Sample(q, 0, "clinc_val") for q in clinc_val])
-    user = select_threshold([s.label for s in validation], fused, 0.02, clinc_scores, 0.004)
-    # Blocking needs more certainty than review: long benign instructions can score between the two.
-    block = select_threshold([s.label for s in validation], fused, 0.01, clinc_scores, 0.002)
-    doc_scores, _ = scorer.scores(documents)
-    # Documents: the lowest threshold within the false-positive limit (best recall). The development documents are
-    # easy for the classifier, so their F1 optimum sits near 1.0 and would miss hidden instructions phrased unlike
-    # the generator's.
-    context = select_threshold([s.label for s in documents], doc_scores, 0.01, objective="recall")
-    head = replace(head, thresholds={"user": user, "block": block, "context": context})
-    head.save(out)
-    head = InjectionHead.load(out)
+
+
+def _report(head: InjectionHead, samples: Sequence[Sample], hidden: int, command: str) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for s in samples:
         counts[s.source] = counts.get(s.source, 0) + 1
-    report = {
+    return {
         "what": "InjectionHead validation metrics at the thresholds chosen on validation (see train.py)",
-        "command": "python -m detectors.injection.train",
+        "command": command,
         "hidden_units": hidden,
         "training_samples": counts,
         "training_data_sha256": training_data_digest(samples),
@@ -370,25 +404,76 @@ def train(cache: Path | None, hidden: int, out: Path) -> dict[str, Any]:
             "coefficients": [round(float(x), 4) for x in head.fusion_coefficients],
             "intercept": round(head.fusion_intercept, 4),
         },
-        **validation_report(head, encoder, rules),
     }
-    (out.parent / "validation_metrics.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    return report
+
+
+def train(
+    cache: Path | None, hidden: int, out: Path, documents_out: Path, heads: Sequence[str] = ("user", "documents")
+) -> dict[str, dict[str, Any]]:
+    """Train the user head (written to ``out``) and the documents head (``documents_out``); each gets its
+    ``validation_metrics.json`` / ``documents_validation_metrics.json`` beside it."""
+    rules = builtin_rules()
+    samples = {"user": training_samples, "documents": documents_training_samples}
+    chosen = {name: samples[name]() for name in heads}
+    validation, documents = validation_samples(), documents_development()
+    clinc_val = clinc_queries("val") + clinc_queries("oos_val")
+    texts = [s.text for rows in chosen.values() for s in rows] + [s.text for s in [*validation, *documents]]
+    spans = [span for text in dict.fromkeys(texts + clinc_val) for span in analyse(text, rules).classifier_spans]
+    encoder = embed_all(spans, cache)
+    reports: dict[str, dict[str, Any]] = {}
+    if "user" in chosen:
+        # The user head's fusion is fitted on S-Labs validation and the development documents (a user may paste a
+        # document with an instruction hidden in it).
+        head = fit_head(chosen["user"], [*validation, *development_documents()], encoder, rules, hidden)
+        scorer = Scorer(head, encoder, rules)
+        fused, _ = scorer.scores(validation)
+        clinc_scores, _ = scorer.scores([Sample(q, 0, "clinc_val") for q in clinc_val])
+        user = select_threshold([s.label for s in validation], fused, 0.02, clinc_scores, 0.004)
+        # Blocking needs more certainty than review: long benign instructions can score between the two.
+        block = select_threshold([s.label for s in validation], fused, 0.01, clinc_scores, 0.002)
+        head = replace(head, thresholds={"user": user, "block": block})
+        head.save(out)
+        head = InjectionHead.load(out)
+        report = _report(head, chosen["user"], hidden, "python -m detectors.injection.train --head user")
+        reports["user"] = {**report, **validation_report(head, encoder, rules)}
+        (out.parent / "validation_metrics.json").write_text(json.dumps(reports["user"], indent=1) + "\n")
+    if "documents" in chosen:
+        head = fit_head(chosen["documents"], [*validation, *documents], encoder, rules, hidden)
+        scores, _ = Scorer(head, encoder, rules).scores(documents)
+        # The lowest threshold within the false-positive limit (best recall). The development documents are easy for
+        # the classifier, so their F1 optimum sits near 1.0 and would miss hidden instructions phrased unlike the
+        # generators'.
+        context = select_threshold([s.label for s in documents], scores, 0.01, objective="recall")
+        head = replace(head, thresholds={"context": context})
+        head.save(documents_out)
+        head = InjectionHead.load(documents_out)
+        report = _report(head, chosen["documents"], hidden, "python -m detectors.injection.train --head documents")
+        reports["documents"] = {**report, **documents_validation_report(head, encoder, rules)}
+        text = json.dumps(reports["documents"], indent=1) + "\n"
+        (documents_out.parent / "documents_validation_metrics.json").write_text(text)
+    return reports
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", type=Path, default=None, help=".npz to keep embeddings in between runs")
     parser.add_argument("--hidden", type=int, default=256, help="hidden units of the classifier")
-    parser.add_argument("--out", type=Path, default=DEFAULT_HEAD)
+    parser.add_argument("--out", type=Path, default=DEFAULT_HEAD, help="the user head")
+    parser.add_argument("--documents-out", type=Path, default=DEFAULT_DOCUMENTS_HEAD, help="the documents head")
+    parser.add_argument("--head", choices=["user", "documents", "both"], default="both", help="which head to train")
     args = parser.parse_args(argv)
     use_reference_precision()
     import torch
 
     torch.set_num_threads(2)
-    report = train(args.cache, args.hidden, args.out)
-    print(json.dumps({k: report[k] for k in ("thresholds", "s_labs_validation", "clinc_validation_fpr")}))
-    print(json.dumps(report["development_documents"]))
+    heads = ("user", "documents") if args.head == "both" else (args.head,)
+    reports = train(args.cache, args.hidden, args.out, args.documents_out, heads)
+    if "user" in reports:
+        user = reports["user"]
+        print(json.dumps({k: user[k] for k in ("thresholds", "s_labs_validation", "clinc_validation_fpr")}))
+    if "documents" in reports:
+        documents = reports["documents"]
+        print(json.dumps({"thresholds": documents["thresholds"], **documents["development_documents"]}))
 
 
 if __name__ == "__main__":
