@@ -9,15 +9,15 @@ classifier:  p = logistic((meaning + wording) / 2), the mean logit of two one-hi
 fusion:      score = logistic(a · logit(p) + c · heuristic + d · min(obfuscations, 3) + e)
 
 with ``heuristic`` the rules' noisy-or score and ``obfuscations`` the number of suspicious obfuscation kinds found.
+The fusion is itself a logistic regression, fitted on validation data (see train.py), so the fused score is a
+calibrated probability. Weights and the thresholds chosen on validation live in one small .npz written
+by ``python -m detectors.injection.train``.
 
 Two heads of this shape ship: one for user turns (``injection_head.npz``: thresholds ``user`` for review and
 ``block``) and one for documents and tool results (``injection_documents_head.npz``: threshold ``context``), trained
 on the same data plus generated tool results and repository files. What is normal differs between the two: "book
 the most expensive hotel" is an ordinary request from a user and an injection inside a hotel review, and teaching
 one head both made ordinary task prompts score higher (MODEL_CARD.md).
-The fusion is itself a logistic regression, fitted on validation data (see train.py), so the fused score is a
-calibrated probability. Weights and the thresholds chosen on validation live in one small .npz written
-by ``python -m detectors.injection.train``.
 """
 
 from __future__ import annotations

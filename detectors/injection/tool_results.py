@@ -22,7 +22,9 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from detectors.injection.augment import FAKER_TODAY, half
+import yaml
+
+from detectors.injection.augment import FAKER_TODAY, code_snippets, half
 
 MAX_CHARS = 500  # one window, so the label of the text is the label of its only window
 
@@ -375,8 +377,6 @@ def _render(records: list[dict[str, Any]], rng: random.Random) -> str:
     if style == "json_indented":
         return json.dumps(data, ensure_ascii=False, indent=2)
     if style == "yaml":
-        import yaml
-
         rendered: str = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000)
         return rendered
     return "\n\n".join("\n".join(f"{k}: {v}" for k, v in record.items()) for record in records)
@@ -542,8 +542,8 @@ def library_paragraphs() -> list[str]:
     return paragraphs
 
 
-def _repository_file(fake: Any, rng: random.Random, values: dict[str, str], part: int) -> tuple[str, str, str]:
-    """(kind, text, comment prefix) of one README, issue, source or config file."""
+def _repository_file(fake: Any, rng: random.Random, values: dict[str, str], part: int) -> tuple[str, str]:
+    """(text, comment prefix) of one README, issue, source or config file or documentation section."""
     fill = _Fill({**values, "domain": str(fake.domain_name()), "function": str(fake.word()) + "_" + str(fake.word()),
                   "error": rng.choice(["IndexError", "KeyError", "TypeError", "ValueError"]),
                   "version": f"{rng.randint(1, 4)}.{rng.randint(0, 20)}", "system": rng.choice(["Ubuntu 24.04",
@@ -552,7 +552,7 @@ def _repository_file(fake: Any, rng: random.Random, values: dict[str, str], part
     if kind == "docs":  # a section of project documentation
         paragraphs = half(library_paragraphs(), part)
         text = "\n\n".join(rng.sample(paragraphs, k=rng.randint(1, 2)))
-        return kind, (f"## {str(fake.word()).capitalize()}\n\n" if rng.random() < 0.5 else "") + text, ""
+        return (f"## {str(fake.word()).capitalize()}\n\n" if rng.random() < 0.5 else "") + text, ""
     if kind == "readme":
         notes = half(DEVELOPER_NOTES, part)
         text = README.format_map(_Fill({
@@ -560,16 +560,14 @@ def _repository_file(fake: Any, rng: random.Random, values: dict[str, str], part
             "summary": str(fake.catch_phrase()) + ".", "heading": rng.choice(["Installation", "Setup", "Usage"]),
             "note": rng.choice(notes).format_map(fill), "note2": rng.choice(notes).format_map(fill),
         }))  # fmt: skip
-        return kind, text, rng.choice(["", "<!-- "])
+        return text, rng.choice(["", "<!-- "])
     if kind == "issue":
-        return kind, rng.choice(half(ISSUES, part)).format_map(fill), rng.choice(["", "<!-- "])
+        return rng.choice(half(ISSUES, part)).format_map(fill), rng.choice(["", "<!-- "])
     if kind == "source":
-        from detectors.injection.augment import code_snippets
-
         code = rng.choice(code_snippets())
         note = "# " + rng.choice(half(DEVELOPER_NOTES, part)).format_map(fill)
-        return kind, (note + "\n" + code if rng.random() < 0.5 else code), "# "
-    return kind, rng.choice(half(CONFIGS, part)), "# "
+        return (note + "\n" + code if rng.random() < 0.5 else code), "# "
+    return rng.choice(half(CONFIGS, part)), "# "
 
 
 def repository_files(rng: random.Random, n: int, part: int) -> list[tuple[str, str]]:
@@ -579,7 +577,7 @@ def repository_files(rng: random.Random, n: int, part: int) -> list[tuple[str, s
     pairs: list[tuple[str, str]] = []
     while len(pairs) < n:
         values = _values(fake, rng)
-        _, text, prefix = _repository_file(fake, rng, values, part)
+        text, prefix = _repository_file(fake, rng, values, part)
         ask = rng.choice(half(CODING_ASKS, part)).format_map(_Fill(values))
         planted = rng.choice(half(CODE_FRAMINGS, part)).format_map(_Fill({**values, "ask": ask}))
         planted = prefix + planted + (" -->" if prefix == "<!-- " else "")

@@ -320,11 +320,16 @@ def documents_validation_report(head: InjectionHead, encoder: PrecomputedEncoder
     documents = documents_development()
     scores, _ = Scorer(head, encoder, rules).scores(documents)
     context = head.thresholds["context"]
-    by_source: dict[str, dict[str, float]] = {}
-    for source in dict.fromkeys(s.source for s in documents):
-        chosen = [score for sample, score in zip(documents, scores, strict=True) if sample.source == source]
-        key = "recall" if documents[[s.source for s in documents].index(source)].label == 1 else "fpr"
-        by_source[source] = {"n": len(chosen), key: round(float((np.asarray(chosen) >= context).mean()), 4)}
+    grouped: dict[tuple[str, int], list[float]] = {}
+    for sample, score in zip(documents, scores, strict=True):
+        grouped.setdefault((sample.source, sample.label), []).append(score)
+    by_source = {
+        source: {
+            "n": len(chosen),
+            "recall" if label else "fpr": round(float((np.asarray(chosen) >= context).mean()), 4),
+        }
+        for (source, label), chosen in grouped.items()
+    }
     return {
         "development_documents": {"n": len(documents), **binary_metrics([s.label for s in documents], scores, context)},
         "development_documents_by_source": by_source,
