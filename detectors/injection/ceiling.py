@@ -7,14 +7,15 @@ shared by every detector); this script asks what is lost by that: it copies the 
 validation ROC AUC, chooses thresholds on validation, and reports the de-duplicated test split at them:
 
 - ``best_f1``: the threshold with the best validation F1;
-- ``validation_fpr_1.5%``: the lowest threshold whose validation false-positive rate is at most 1.5%;
+- ``validation_fpr_1.5%``: the threshold with the best validation F1 among those whose validation false-positive
+  rate is at most 1.5% (``train.select_threshold``, the rule the shipped heads' thresholds follow);
 - ``test_best_f1_at_2%_fpr``: for information only, the best test F1 among thresholds with test FPR <= 2% (read off
   the test split, so not an operating point anyone could ship);
 - ``ordinary_fpr``: at the same two thresholds, the false-positive rate on the issue's ordinary queries (self-instruct
   user-oriented prompts, CLINC150 test and out-of-scope test), which training on S-Labs alone never saw.
 
 The layers below the fine-tuned ones stay frozen, so their output is computed once per text. Runs on the CPU:
-``--layers 1`` about 3 minutes, ``--layers 6`` about 13 (three epochs) on two cores. The shared encoder the other
+``--layers 1`` about 2 minutes, ``--layers 6`` about 10 (three epochs) on two cores. The shared encoder the other
 detectors use is never modified (the layers are copies). Last line: JSON.
 """
 
@@ -34,7 +35,7 @@ import torch
 from detectors.data import shared_data
 from detectors.evaluation import binary_metrics
 from detectors.injection.evaluate import load_samples
-from detectors.injection.train import SLABS, Sample, read_csv, validation_samples
+from detectors.injection.train import SLABS, Sample, read_csv, select_threshold, validation_samples
 from detectors.models.encoder import SharedEncoder
 
 # The issue's ordinary queries (false-positive target 0.5%), read with the same loaders as `railguard eval injection`.
@@ -121,12 +122,12 @@ def predict(model: TopLayers, data: FrozenStates, batch: int = 128) -> npt.NDArr
 
 
 def thresholds(labels: npt.NDArray[np.int64], scores: npt.NDArray[np.float64]) -> dict[str, float]:
-    """Validation-chosen thresholds: the best F1, and the lowest with false-positive rate <= VALIDATION_FPR."""
-    grid = [round(float(t), 3) for t in np.linspace(0.01, 0.99, 99)]
-    metrics = [binary_metrics(labels.tolist(), scores.tolist(), t) for t in grid]
-    best = grid[int(np.argmax([m["f1"] for m in metrics]))]
-    strict = next(t for t, m in zip(grid, metrics, strict=True) if m["fpr"] <= VALIDATION_FPR)
-    return {"best_f1": best, f"validation_fpr_{VALIDATION_FPR:.1%}": strict}
+    """Validation-chosen thresholds, by the training script's rule: the best F1, and the best F1 whose
+    false-positive rate is at most VALIDATION_FPR."""
+    return {
+        "best_f1": select_threshold(labels.tolist(), scores.tolist(), max_fpr=1.0),
+        f"validation_fpr_{VALIDATION_FPR:.1%}": select_threshold(labels.tolist(), scores.tolist(), VALIDATION_FPR),
+    }
 
 
 def best_f1_at_fpr(labels: npt.NDArray[np.int64], scores: npt.NDArray[np.float64], fpr: float) -> dict[str, float]:
@@ -160,8 +161,9 @@ def run(layers: int, epochs: int, seed: int, limit: int | None = None) -> dict[s
     rng = np.random.default_rng(seed)
     best_auc, best_state, history = -1.0, copy.deepcopy(model.state_dict()), []
     for _ in range(epochs):
-        for start in range(0, len(data["train"]), BATCH):
-            states, mask, labels = data["train"].batch(rng.permutation(len(data["train"]))[start : start + BATCH])
+        order = rng.permutation(len(data["train"]))  # each epoch reads every training row once
+        for start in range(0, len(order), BATCH):
+            states, mask, labels = data["train"].batch(order[start : start + BATCH])
             loss = torch.nn.functional.binary_cross_entropy_with_logits(model(states, mask), labels)
             optimiser.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
