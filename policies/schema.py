@@ -263,8 +263,11 @@ class Injection(ScoredGuard):
     roles: list[InjectionRole] = Field(default_factory=lambda: list[InjectionRole](["user", "context", "tool"]))
     """What is scanned: `user` (every user turn, not only the last), `context` (documents sent as
     `railguard.context`), `tool` (tool and function results), `system` (the app's own system messages)."""
-    backend: Literal["embedding", "hub"] = "embedding"
-    """`embedding`: the built-in head on the shared encoder; `hub`: a hub classifier pulled ahead of time."""
+    backend: Literal["embedding", "tuned", "hub"] = "embedding"
+    """`embedding`: the built-in head on the shared encoder; `tuned`: user turns scored by the head together with a
+    MiniLM fine-tuned for injection (packaged LoRA adapter; one more encoder pass per user turn; fewer false
+    positives, see detectors/injection/MODEL_CARD.md), with its own defaults for the user-turn thresholds a policy
+    does not set (block 0.68, escalate 0.315); `hub`: a hub classifier pulled ahead of time."""
     model: str | None = None
     """The hub classifier for `backend: hub` (`protectai-deberta-v3-prompt-injection-v2` or
     `llama-prompt-guard-2-86m`; see `railguard models list`)."""

@@ -2,7 +2,8 @@
 
 Prints, for a 1,000-character prompt: the heuristics alone (normalisation and rules, no model) and the whole
 ``detect`` call (encoder included, a fresh per-request embedding cache each time), plus a 5,000-character document
-(several windows), and the windows' sentence vectors read in one encoder pass against a pass per window (side by
+(several windows), the same call with ``backend: tuned`` (one more encoder pass, the tuned MiniLM's), and the
+windows' sentence vectors read in one encoder pass against a pass per window (side by
 side). ``--precision both`` measures the encoder in float32 and bfloat16 in the same run, with their
 ratio and how close bfloat16's vectors stay to float32's. The last line is JSON.
 """
@@ -18,6 +19,7 @@ from collections.abc import Callable
 
 from detectors.base import DetectorContext, TextRole
 from detectors.injection import InjectionDetector
+from detectors.injection.tuned import TunedInjectionClassifier
 from detectors.injection.windows import windows
 from detectors.models.embeddings import EmbeddingCache
 from detectors.models.encoder import PRECISIONS, SharedEncoder
@@ -59,6 +61,9 @@ def measure(detector: InjectionDetector, precision: str, repeat: int) -> dict[st
     def detect_prompt() -> object:
         return detector.detect(prompt, DetectorContext(embeddings=EmbeddingCache(encoder)))
 
+    tuned = InjectionDetector(backend="tuned")
+    tuned.tuned = TunedInjectionClassifier(precision=precision)
+
     return {
         # The windows' sentence vectors both ways, side by side: one pass over the text (what detect does) against
         # a pass per window (what it did before SharedEncoder.encode_spans).
@@ -74,6 +79,9 @@ def measure(detector: InjectionDetector, precision: str, repeat: int) -> dict[st
             lambda: encoder.encode([w.text for w in document_windows]), max(5, repeat // 5)
         ),
         "detect_p50_ms": median_ms(detect_prompt, repeat),
+        "tuned_detect_p50_ms": median_ms(
+            lambda: tuned.detect(prompt, DetectorContext(embeddings=EmbeddingCache(encoder))), repeat
+        ),
         # What detect cost before the process kept numpy's BLAS on the calling thread (limit_blas_threads): the
         # heads' small products woke OpenBLAS threads that then competed with torch's for the cores.
         "detect_blas_threads_p50_ms": blas_threaded(lambda: median_ms(detect_prompt, repeat)),
@@ -113,6 +121,7 @@ def main() -> None:
             f"{precision}: detect (encoder included), {len(prompt)} chars: {figures['detect_p50_ms']} ms "
             f"(with numpy's BLAS on threads of its own, as before: {figures['detect_blas_threads_p50_ms']} ms)"
         )
+        print(f"{precision}: detect with backend tuned, {len(prompt)} chars: {figures['tuned_detect_p50_ms']} ms")
         print(f"{precision}: detect, 5000-char document: {figures['document_detect_p50_ms']} ms")
         print(
             f"{precision}: window vectors, one pass vs a pass per window: {len(prompt)} chars "

@@ -21,10 +21,11 @@ from detectors.injection.analysis import Evidence, analyse, classifier_score, tr
 from detectors.injection.head import InjectionHead, default_documents_head, default_head
 from detectors.injection.hub import DEFAULT_HUB_MODEL, HubInjectionClassifier
 from detectors.injection.rules import WatchedRules
+from detectors.injection.tuned import TunedInjectionClassifier, ensemble, tuned_head
 from detectors.models.embeddings import EmbeddingCache
 
 DOCUMENT_ROLES = frozenset({TextRole.CONTEXT, TextRole.TOOL, TextRole.SYSTEM})
-Backend = Literal["embedding", "hub"]
+Backend = Literal["embedding", "tuned", "hub"]
 
 
 class InjectionDetector(Detector):
@@ -47,6 +48,10 @@ class InjectionDetector(Detector):
         self.hub = hub
         if backend == "hub" and hub is None:
             self.hub = HubInjectionClassifier(model or DEFAULT_HUB_MODEL)
+        # `tuned`: user turns are scored by the ensemble of the head and the tuned encoder, with its own fusion.
+        self.tuned = TunedInjectionClassifier() if backend == "tuned" else None
+        if self.tuned is not None and head is None:
+            self.head = tuned_head(self.head)
 
     @property
     def thresholds(self) -> dict[str, float]:
@@ -62,12 +67,14 @@ class InjectionDetector(Detector):
             self.hub.warm_up()
         else:
             EmbeddingCache().embed(["warm up"])
+        if self.tuned is not None:
+            self.tuned.warm_up()
 
     def heuristics(self, text: str) -> Evidence:
         """Normalisation and rules only (no model): what `bench.py` times as "heuristics alone"."""
         return analyse(text, self.rules.current())
 
-    def _classifier(
+    def classifier_probabilities(
         self, evidence: Sequence[Evidence], context: DetectorContext
     ) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Probabilities for every classifier text of every piece of evidence, in order, in one batch."""
@@ -76,7 +83,10 @@ class InjectionDetector(Detector):
             return self.hub.probabilities(texts)
         cache = context.embeddings if context.embeddings is not None else EmbeddingCache()
         spans = [span for found in evidence for span in found.classifier_spans]
-        return self.head_for(context.role).classify(cache.embed_spans(spans), cache.embed_lexical(texts))
+        head = self.head_for(context.role).classify(cache.embed_spans(spans), cache.embed_lexical(texts))
+        if self.tuned is not None and context.role not in DOCUMENT_ROLES:
+            return ensemble(head, self.tuned.probabilities(texts))
+        return head
 
     def detect(self, text: str, context: DetectorContext) -> Detection:
         return self.detect_many([text], context)[0]
@@ -91,7 +101,7 @@ class InjectionDetector(Detector):
             else:
                 results[i] = Detection.skip(self.name, "empty text")
         batch = list(evidence.values())
-        probabilities = self._classifier(batch, context) if batch else np.zeros(0)
+        probabilities = self.classifier_probabilities(batch, context) if batch else np.zeros(0)
         offset = 0
         for i, found in evidence.items():
             count = len(found.classifier_texts)

@@ -65,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N rows (quick checks)")
     parser.add_argument("--timing-samples", type=int, default=200, help="texts timed end to end for p50_ms")
     parser.add_argument("--embedding-cache", type=Path, default=None, help=".npz to keep the dataset's vectors in")
-    parser.add_argument("--backend", choices=["embedding", "hub"], default="embedding")
+    parser.add_argument("--backend", choices=["embedding", "tuned", "hub"], default="embedding")
     parser.add_argument("--model", default=None, help="hub model for --backend hub")
 
 
@@ -143,11 +143,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.limit:
         samples = samples[: args.limit]
     defaults = Injection()
-    thresholds = {TextRole.USER: defaults.block_above, TextRole.CONTEXT: defaults.context.block_above}
     detector = InjectionDetector(backend=args.backend, model=args.model)
+    # `tuned` scores user turns on its own scale: its block threshold is the one its fusion chose (tuned.py).
+    user = detector.thresholds["block"] if args.backend == "tuned" else defaults.block_above
+    thresholds = {TextRole.USER: user, TextRole.CONTEXT: defaults.context.block_above}
     roles = [_role(s, args.data, args.role) for s in samples]
     spans = [span for s in samples for span in detector.heuristics(s.text).classifier_spans]
-    encoder = embed_all(spans, args.embedding_cache) if args.backend == "embedding" else None
+    encoder = embed_all(spans, args.embedding_cache) if args.backend != "hub" else None
     scores, predicted = [], []
     for sample, role in zip(samples, roles, strict=True):
         context = DetectorContext(role=role, embeddings=EmbeddingCache(encoder) if encoder else None)

@@ -103,3 +103,22 @@ def test_monitor_mode_lets_it_through_with_an_event(make_proxy, policy_dir, upst
     events = proxy.events(lambda es: any(e["trigger"] == "prompt_injection" for e in es))
     event = next(e for e in events if e["trigger"] == "prompt_injection")
     assert event["action"] == "block" and event["enforced"] is False
+
+
+TUNED = """
+name: default
+input:
+  injection:
+    backend: tuned
+"""
+
+
+def test_the_tuned_backend_blocks_an_injection_and_answers_a_question(make_proxy, policy_dir, upstream) -> None:
+    proxy = make_proxy(policies=policy_dir(default=TUNED))
+    with pytest.raises(openai.BadRequestError) as raised:
+        chat(proxy, [{"role": "user", "content": ATTACK}])
+    assert raised.value.code == "content_filter" and "input/prompt_injection" in raised.value.message
+    answer = chat(proxy, [{"role": "user", "content": "What is the interest rate on my savings account?"}])
+    assert answer.choices[0].message.content
+    events = proxy.events(lambda es: any(e["trigger"] == "prompt_injection" for e in es))
+    assert next(e for e in events if e["trigger"] == "prompt_injection")["action"] == "block"

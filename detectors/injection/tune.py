@@ -1,0 +1,347 @@
+"""`python -m detectors.injection.tune`: fine-tune a LoRA adapter on the shared encoder for the user head's data.
+
+The ceiling measurement (ceiling.py, MODEL_CARD "What the frozen encoder costs") found that only a fine-tuned encoder
+reaches the S-Labs target, and that training on S-Labs alone wrecks ordinary queries. This script fine-tunes on the
+user head's **full** training data (``train.training_samples``: every text the detector would classify, i.e. the
+windows of the normalised text and the decoded payloads) and measures the result the way the shipped head is
+measured:
+
+- model: a copy of the shared MiniLM with a LoRA adapter (peft; rank ``--rank`` on the query, key, value and dense
+  projections of every layer), mean pooling, L2 normalisation and a perceptron (384 -> 256 -> 1). Each window is
+  encoded on its own (at most 256 word pieces), so serving would cost one more encoder pass per window;
+- batches of texts of similar length (less padding), the batch order shuffled each epoch; AdamW with linear decay;
+  the epoch with the best S-Labs validation ROC AUC is kept;
+- thresholds chosen on validation by ``train.select_threshold`` with the shipped head's constraints (review: FPR
+  <= 2% on S-Labs validation and <= 0.4% on CLINC150 validation; block: <= 1% and <= 0.2%), on the *classifier*
+  score alone (no fusion with the rules; the highest window counts, as in the detector);
+- reported at both thresholds: the de-duplicated S-Labs test split, and the false-positive rates on self-instruct and
+  CLINC150 test + out-of-scope test.
+
+``--limit N`` trains on N rows (a quick check). Writes the adapter and the head to ``--out`` (default: the
+shipped ``weights/tuned/``; about 30 minutes for 3 epochs on two cores). Then ``--fit-fusion`` fits the ensemble's
+fusion with the rules and chooses its thresholds (``weights/tuned/fusion.json``, the ``backend: tuned`` defaults),
+and ``--compare`` reports the head, the tuned encoder and their ensemble side by side (classifiers alone). Last line:
+JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import random
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from safetensors.torch import save_file
+
+from detectors.base import DetectorContext
+from detectors.data import shared_data
+from detectors.evaluation import binary_metrics
+from detectors.injection.analysis import Evidence, analyse, classifier_score
+from detectors.injection.ceiling import ORDINARY
+from detectors.injection.detector import InjectionDetector
+from detectors.injection.evaluate import load_samples
+from detectors.injection.head import default_head, fusion_features, sigmoid
+from detectors.injection.rules import RuleSet, builtin_rules
+from detectors.injection.train import (
+    SLABS,
+    Sample,
+    classifier_rows,
+    clinc_queries,
+    development_documents,
+    select_threshold,
+    training_samples,
+    validation_samples,
+)
+from detectors.injection.tuned import (
+    FUSION_FILE,
+    MAX_TOKENS,
+    TUNED_DIR,
+    TunedInjectionClassifier,
+    ensemble,
+    tuned_module,
+)
+from detectors.models.embeddings import EmbeddingCache
+from detectors.models.encoder import SharedEncoder, use_reference_precision
+
+LORA_TARGETS = ["query", "key", "value", "dense"]
+TOKENS_PER_BATCH = 4096  # batches hold about this many word pieces (padding included)
+MAX_BATCH = 64
+
+
+class Texts:
+    """Classifier texts tokenised once, and batches of similar lengths."""
+
+    def __init__(self, tokenizer: Any, texts: Sequence[str], labels: Sequence[int]) -> None:
+        encoded = tokenizer(list(texts), truncation=True, max_length=MAX_TOKENS)["input_ids"]
+        self.ids: list[list[int]] = [list(ids) for ids in encoded]
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.pad = int(tokenizer.pad_token_id)
+
+    def batches(self, rng: random.Random | None = None) -> list[list[int]]:
+        order = sorted(range(len(self.ids)), key=lambda i: len(self.ids[i]))
+        result: list[list[int]] = []
+        current: list[int] = []
+        for index in order:
+            width = len(self.ids[index])
+            if (current and (len(current) + 1) * width > TOKENS_PER_BATCH) or len(current) == MAX_BATCH:
+                result.append(current)
+                current = []
+            current.append(index)
+        if current:
+            result.append(current)
+        if rng is not None:
+            rng.shuffle(result)
+        return result
+
+    def tensors(self, rows: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        width = max(len(self.ids[i]) for i in rows)
+        ids = torch.full((len(rows), width), self.pad, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for row, index in enumerate(rows):
+            ids[row, : len(self.ids[index])] = torch.tensor(self.ids[index])
+            mask[row, : len(self.ids[index])] = 1
+        return ids, mask, torch.tensor(self.labels[list(rows)], dtype=torch.float32)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def predict(model: Any, data: Texts) -> npt.NDArray[np.float64]:
+    model.eval()
+    scores = np.zeros(len(data))
+    with torch.inference_mode():
+        for rows in data.batches():
+            ids, mask, _ = data.tensors(rows)
+            scores[rows] = torch.sigmoid(model(ids, mask)).double().numpy()
+    model.train()
+    return scores
+
+
+class SampleScorer:
+    """Per-sample classifier scores as the detector reads them: every classifier text of the sample, the highest
+    trusted one counts (analysis.classifier_score)."""
+
+    def __init__(self, tokenizer: Any, samples: Sequence[Sample], rules: RuleSet) -> None:
+        self.evidence = [analyse(s.text, rules) for s in samples]
+        self.labels = np.asarray([s.label for s in samples], dtype=np.int64)
+        texts = [text for e in self.evidence for text in e.classifier_texts]
+        self.texts = Texts(tokenizer, texts, [0] * len(texts))
+
+    def scores(self, model: Any) -> npt.NDArray[np.float64]:
+        return per_sample(self.evidence, predict(model, self.texts))
+
+
+def build(rank: int, seed: int) -> tuple[Any, Any]:
+    """A fresh copy of the packaged MiniLM with an untrained adapter and perceptron (the shared encoder is never
+    touched), and its tokenizer."""
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(seed)
+    encoder = SharedEncoder(precision="float32")
+    transformer = copy.deepcopy(encoder.model[0].auto_model)  # type: ignore[index]
+    config = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.1, target_modules=LORA_TARGETS, bias="none")
+    model = tuned_module(get_peft_model(transformer, config), encoder.dimension)
+    return model, encoder.model.tokenizer  # type: ignore[attr-defined]
+
+
+def run(epochs: int, rank: int, seed: int, lr: float, limit: int | None, out: Path | None) -> dict[str, Any]:
+    started = time.perf_counter()
+    rules = builtin_rules()
+    model, tokenizer = build(rank, seed)
+    rng = random.Random(seed)
+    samples = training_samples()
+    if limit is not None:
+        samples = rng.sample(samples, limit)
+    rows = [row for s in samples for row in classifier_rows(s, analyse(s.text, rules))]
+    unique = dict.fromkeys((text, label) for _, text, label in rows)
+    train = Texts(tokenizer, [t for t, _ in unique], [label for _, label in unique])
+    validation = SampleScorer(tokenizer, validation_samples(), rules)
+    clinc_val = [Sample(q, 0, "clinc_val") for q in clinc_queries("val") + clinc_queries("oos_val")]
+    clinc_validation = SampleScorer(tokenizer, clinc_val, rules)
+    prepared = round(time.perf_counter() - started, 1)
+
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(trainable, lr=lr, weight_decay=0.01)
+    steps = epochs * len(train.batches())
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: max(0.0, 1.0 - step / max(1, steps)))
+    best_auc, best_state, history = -1.0, None, []
+    for epoch in range(epochs):
+        for rows_ in train.batches(rng):
+            ids, mask, labels = train.tensors(rows_)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(model(ids, mask), labels)
+            optimiser.zero_grad()
+            loss.backward()  # type: ignore[no-untyped-call]
+            optimiser.step()
+            schedule.step()
+        auc = binary_metrics(validation.labels.tolist(), validation.scores(model).tolist(), 0.5)["roc_auc"]
+        history.append({"epoch": epoch + 1, "validation_roc_auc": auc, "minutes": _minutes(started)})
+        print(json.dumps(history[-1]), flush=True)
+        if auc > best_auc:
+            best_auc = auc
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items() if "lora_" in k or "head" in k}
+    if best_state is not None:
+        model.load_state_dict(best_state, strict=False)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        model.transformer.save_pretrained(str(out))
+        save_file({k: v.contiguous() for k, v in model.head.state_dict().items()}, str(out / "head.safetensors"))
+
+    validation_scores = validation.scores(model)
+    clinc_scores = clinc_validation.scores(model)
+    labels = validation.labels.tolist()
+    chosen = {
+        "review": select_threshold(labels, validation_scores.tolist(), 0.02, clinc_scores.tolist(), 0.004),
+        "block": select_threshold(labels, validation_scores.tolist(), 0.01, clinc_scores.tolist(), 0.002),
+    }
+    test_samples = load_samples(str(shared_data(f"{SLABS}/test.csv")), dedupe=True)[0]
+    test = SampleScorer(tokenizer, test_samples, rules)
+    test_scores = test.scores(model)
+    ordinary = {
+        name: SampleScorer(tokenizer, load_samples(str(shared_data(path)), dedupe=False)[0], rules).scores(model)
+        for name, path in ORDINARY.items()
+    }
+    return {
+        "rank": rank,
+        "epochs": epochs,
+        "lr": lr,
+        "seed": seed,
+        "training_texts": len(train),
+        "prepare_minutes": round(prepared / 60, 1),
+        "history": history,
+        "thresholds": chosen,
+        "test_roc_auc": binary_metrics(test.labels.tolist(), test_scores.tolist(), 0.5)["roc_auc"],
+        "test": {name: binary_metrics(test.labels.tolist(), test_scores.tolist(), t) for name, t in chosen.items()},
+        "ordinary_fpr": {
+            name: {label: round(float((scores >= t).mean()), 4) for label, t in chosen.items()}
+            for name, scores in ordinary.items()
+        },
+        "minutes": _minutes(started),
+    }
+
+
+def _minutes(started: float) -> float:
+    return round((time.perf_counter() - started) / 60, 1)
+
+
+def fit_fusion(out: Path = FUSION_FILE) -> dict[str, Any]:
+    """Fit the ensemble's fusion with the rules on S-Labs validation and the development documents (as train.py fits
+    the head's), choose its thresholds by the head's rules, and write them with the validation metrics to ``out``."""
+    from sklearn.linear_model import LogisticRegression
+
+    detector = InjectionDetector(backend="tuned", head=default_head())  # the plain head: fusion still identity-free
+    fusion_samples = [*validation_samples(), *development_documents()]
+    clinc_val = [Sample(q, 0, "clinc_val") for q in clinc_queries("val") + clinc_queries("oos_val")]
+    features = {name: fusion_inputs(detector, rows) for name, rows in (("fit", fusion_samples), ("clinc", clinc_val))}
+    fusion = LogisticRegression(C=1.0, max_iter=1000).fit(features["fit"], [s.label for s in fusion_samples])
+    coefficients, intercept = fusion.coef_[0].astype(np.float64), float(fusion.intercept_[0])
+
+    def fused(rows: npt.NDArray[np.float64]) -> list[float]:
+        return [float(x) for x in sigmoid(rows @ coefficients + intercept)]
+
+    validation = validation_samples()
+    labels, scores = [s.label for s in validation], fused(features["fit"][: len(validation)])
+    clinc = fused(features["clinc"])
+    thresholds = {
+        "user": select_threshold(labels, scores, 0.02, clinc, 0.004),
+        "block": select_threshold(labels, scores, 0.01, clinc, 0.002),
+    }
+    report = {
+        "what": "the tuned ensemble's fusion and thresholds, chosen on validation (python -m detectors.injection.tune)",
+        "command": "python -m detectors.injection.tune --fit-fusion",
+        "fusion": {
+            "features": ["logit(ensemble)", "heuristic", "obfuscations"],
+            "coefficients": [round(float(x), 4) for x in coefficients],
+            "intercept": round(intercept, 4),
+        },
+        "thresholds": thresholds,
+        "s_labs_validation": binary_metrics(labels, scores, thresholds["user"]),
+        "s_labs_validation_at_block": binary_metrics(labels, scores, thresholds["block"]),
+        "clinc_validation_fpr": round(float(np.mean(np.asarray(clinc) >= thresholds["user"])), 4),
+        "clinc_validation_fpr_at_block": round(float(np.mean(np.asarray(clinc) >= thresholds["block"])), 4),
+    }
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    return report
+
+
+def fusion_inputs(detector: InjectionDetector, samples: Sequence[Sample]) -> npt.NDArray[np.float64]:
+    """Per sample: the ensemble's classifier score as the detector reads it, the heuristic, the obfuscations."""
+    rows = []
+    for start in range(0, len(samples), 64):
+        evidence = [detector.heuristics(s.text) for s in samples[start : start + 64]]
+        probabilities = detector.classifier_probabilities(evidence, DetectorContext(embeddings=EmbeddingCache()))
+        for found, probability in zip(evidence, per_sample(evidence, probabilities), strict=True):
+            rows.append(fusion_features(float(probability), found.heuristic, len(found.normalized.suspicious)))
+    return np.stack(rows)
+
+
+def compare() -> dict[str, Any]:
+    """Classifier scores alone (no rules) of the head, the tuned encoder and their ensemble (per window, the highest
+    window counts, as the detector reads them), each thresholded on validation by the head's rules, on the test split
+    and the ordinary queries."""
+    head_detector, tuned = InjectionDetector(), TunedInjectionClassifier()
+    sets = {
+        "validation": validation_samples(),
+        "clinc_validation": [Sample(q, 0, "clinc_val") for q in clinc_queries("val") + clinc_queries("oos_val")],
+        "test": load_samples(str(shared_data(f"{SLABS}/test.csv")), dedupe=True)[0],
+    } | {name: load_samples(str(shared_data(path)), dedupe=False)[0] for name, path in ORDINARY.items()}
+    scores: dict[str, dict[str, npt.NDArray[np.float64]]] = {"head": {}, "tuned": {}, "ensemble": {}}
+    for name, samples in sets.items():
+        evidence = [head_detector.heuristics(s.text) for s in samples]
+        head = head_detector.classifier_probabilities(evidence, DetectorContext(embeddings=EmbeddingCache()))
+        alone = tuned.probabilities([t for found in evidence for t in found.classifier_texts])
+        for variant, probabilities in (("head", head), ("tuned", alone), ("ensemble", ensemble(head, alone))):
+            scores[variant][name] = per_sample(evidence, probabilities)
+    labels = {name: [s.label for s in samples] for name, samples in sets.items()}
+    report: dict[str, Any] = {}
+    for variant, by_set in scores.items():
+        validation, clinc = by_set["validation"].tolist(), by_set["clinc_validation"].tolist()
+        chosen = {
+            "review": select_threshold(labels["validation"], validation, 0.02, clinc, 0.004),
+            "block": select_threshold(labels["validation"], validation, 0.01, clinc, 0.002),
+        }
+        report[variant] = {
+            "test": {k: binary_metrics(labels["test"], by_set["test"].tolist(), t) for k, t in chosen.items()},
+            "ordinary_fpr": {
+                name: {k: round(float((by_set[name] >= t).mean()), 4) for k, t in chosen.items()} for name in ORDINARY
+            },
+        }
+    return report
+
+
+def per_sample(evidence: Sequence[Evidence], probabilities: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The classifier's say per text from the probabilities of all their classifier texts (in order)."""
+    result, offset = [], 0
+    for found in evidence:
+        count = len(found.classifier_texts)
+        result.append(classifier_score(found, probabilities[offset : offset + count]))
+        offset += count
+    return np.asarray(result)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--rank", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=None, help="train on N sampled rows only (quick checks)")
+    parser.add_argument("--out", type=Path, default=TUNED_DIR, help="directory for the adapter and the head")
+    parser.add_argument("--fit-fusion", action="store_true", help="fit the ensemble's fusion and thresholds")
+    parser.add_argument("--compare", action="store_true", help="head, tuned encoder and ensemble, classifiers alone")
+    args = parser.parse_args(argv)
+    use_reference_precision()
+    if args.fit_fusion or args.compare:
+        print(json.dumps(fit_fusion() if args.fit_fusion else compare(), sort_keys=True))
+        return
+    print(json.dumps(run(args.epochs, args.rank, args.seed, args.lr, args.limit, args.out), sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
