@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import itertools
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -275,6 +276,22 @@ class Injection(ScoredGuard):
     """A YAML file of extra rules (same format as the built-in rules.yaml), relative to this policy file; keep it in a
     subfolder (every .yaml beside the policies is read as a policy). A rule with a built-in rule's id replaces it.
     The file is validated on load and re-read when it changes."""
+
+    def user_thresholds(self, chosen: Mapping[str, float]) -> Thresholds:
+        """The user-turn thresholds. `backend: tuned` scores on its own scale: the block and escalate thresholds the
+        policy leaves unset are the ones its fusion chose on validation (``chosen``: ``block`` and ``user``), and
+        the default log threshold never sits above review."""
+        given = self.model_fields_set
+        if self.backend != "tuned":
+            return Thresholds(
+                block_above=self.block_above, escalate_above=self.escalate_above, log_above=self.log_above
+            )
+        log = self.log_above
+        return Thresholds(
+            block_above=self.block_above if "block_above" in given else chosen["block"],
+            escalate_above=self.escalate_above if "escalate_above" in given else chosen["user"],
+            log_above=log if "log_above" in given or log is None else min(log, chosen["user"]),
+        )
 
 
 class InputLayer(Strict):

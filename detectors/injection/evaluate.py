@@ -142,10 +142,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     samples, info = load_samples(args.data, args.dedupe)
     if args.limit:
         samples = samples[: args.limit]
-    defaults = Injection()
+    defaults = Injection(backend=args.backend)
     detector = InjectionDetector(backend=args.backend, model=args.model)
-    # `tuned` scores user turns on its own scale: its block threshold is the one its fusion chose (tuned.py).
-    user = detector.thresholds["block"] if args.backend == "tuned" else defaults.block_above
+    user = defaults.user_thresholds(detector.thresholds).block_above  # as the guard reads the default policy
     thresholds = {TextRole.USER: user, TextRole.CONTEXT: defaults.context.block_above}
     roles = [_role(s, args.data, args.role) for s in samples]
     spans = [span for s in samples for span in detector.heuristics(s.text).classifier_spans]

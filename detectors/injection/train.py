@@ -336,6 +336,16 @@ def documents_validation_report(head: InjectionHead, encoder: PrecomputedEncoder
     }
 
 
+def user_thresholds(labels: Sequence[int], scores: Sequence[float], clinc: Sequence[float]) -> dict[str, float]:
+    """The user-turn thresholds from S-Labs validation scores and CLINC150 validation scores: ``user`` (review) with
+    false-positive rates <= 2% and <= 0.4%, ``block`` with <= 1% and <= 0.2%. Blocking needs more certainty than
+    review: long benign instructions can score between the two."""
+    return {
+        "user": select_threshold(labels, scores, 0.02, clinc, 0.004),
+        "block": select_threshold(labels, scores, 0.01, clinc, 0.002),
+    }
+
+
 def embed_all(spans: Sequence[Span], cache: Path | None) -> PrecomputedEncoder:
     """Sentence vectors for every classifier span (a whole text is embedded as a text), kept in ``cache``."""
     whole = [span[0] for span in spans if is_whole(span)]
@@ -433,10 +443,8 @@ def train(
         scorer = Scorer(head, encoder, rules)
         fused, _ = scorer.scores(validation)
         clinc_scores, _ = scorer.scores([Sample(q, 0, "clinc_val") for q in clinc_val])
-        user = select_threshold([s.label for s in validation], fused, 0.02, clinc_scores, 0.004)
-        # Blocking needs more certainty than review: long benign instructions can score between the two.
-        block = select_threshold([s.label for s in validation], fused, 0.01, clinc_scores, 0.002)
-        head = replace(head, thresholds={"user": user, "block": block})
+        thresholds = user_thresholds([s.label for s in validation], fused, clinc_scores)
+        head = replace(head, thresholds=thresholds)
         head.save(out)
         head = InjectionHead.load(out)
         report = _report(head, chosen["user"], hidden, "python -m detectors.injection.train --head user")

@@ -11,8 +11,8 @@ measured:
   encoded on its own (at most 256 word pieces), so serving would cost one more encoder pass per window;
 - batches of texts of similar length (less padding), the batch order shuffled each epoch; AdamW with linear decay;
   the epoch with the best S-Labs validation ROC AUC is kept;
-- thresholds chosen on validation by ``train.select_threshold`` with the shipped head's constraints (review: FPR
-  <= 2% on S-Labs validation and <= 0.4% on CLINC150 validation; block: <= 1% and <= 0.2%), on the *classifier*
+- thresholds chosen on validation by the shipped head's rules (``train.user_thresholds``: review ``user``, FPR
+  <= 2% on S-Labs validation and <= 0.4% on CLINC150 validation; ``block``: <= 1% and <= 0.2%), on the *classifier*
   score alone (no fusion with the rules; the highest window counts, as in the detector);
 - reported at both thresholds: the de-duplicated S-Labs test split, and the false-positive rates on self-instruct and
   CLINC150 test + out-of-scope test.
@@ -55,8 +55,8 @@ from detectors.injection.train import (
     classifier_rows,
     clinc_queries,
     development_documents,
-    select_threshold,
     training_samples,
+    user_thresholds,
     validation_samples,
 )
 from detectors.injection.tuned import (
@@ -196,10 +196,7 @@ def run(epochs: int, rank: int, seed: int, lr: float, limit: int | None, out: Pa
     validation_scores = validation.scores(model)
     clinc_scores = clinc_validation.scores(model)
     labels = validation.labels.tolist()
-    chosen = {
-        "review": select_threshold(labels, validation_scores.tolist(), 0.02, clinc_scores.tolist(), 0.004),
-        "block": select_threshold(labels, validation_scores.tolist(), 0.01, clinc_scores.tolist(), 0.002),
-    }
+    chosen = user_thresholds(labels, validation_scores.tolist(), clinc_scores.tolist())
     test_samples = load_samples(str(shared_data(f"{SLABS}/test.csv")), dedupe=True)[0]
     test = SampleScorer(tokenizer, test_samples, rules)
     test_scores = test.scores(model)
@@ -235,8 +232,10 @@ def fit_fusion(out: Path = FUSION_FILE) -> dict[str, Any]:
     the head's), choose its thresholds by the head's rules, and write them with the validation metrics to ``out``."""
     from sklearn.linear_model import LogisticRegression
 
-    detector = InjectionDetector(backend="tuned", head=default_head())  # the plain head: fusion still identity-free
-    fusion_samples = [*validation_samples(), *development_documents()]
+    # Only the classifiers are read here (classifier_probabilities), never a fusion: the plain head serves.
+    detector = InjectionDetector(backend="tuned", head=default_head())
+    validation = validation_samples()
+    fusion_samples = [*validation, *development_documents()]
     clinc_val = [Sample(q, 0, "clinc_val") for q in clinc_queries("val") + clinc_queries("oos_val")]
     features = {name: fusion_inputs(detector, rows) for name, rows in (("fit", fusion_samples), ("clinc", clinc_val))}
     fusion = LogisticRegression(C=1.0, max_iter=1000).fit(features["fit"], [s.label for s in fusion_samples])
@@ -245,13 +244,9 @@ def fit_fusion(out: Path = FUSION_FILE) -> dict[str, Any]:
     def fused(rows: npt.NDArray[np.float64]) -> list[float]:
         return [float(x) for x in sigmoid(rows @ coefficients + intercept)]
 
-    validation = validation_samples()
     labels, scores = [s.label for s in validation], fused(features["fit"][: len(validation)])
     clinc = fused(features["clinc"])
-    thresholds = {
-        "user": select_threshold(labels, scores, 0.02, clinc, 0.004),
-        "block": select_threshold(labels, scores, 0.01, clinc, 0.002),
-    }
+    thresholds = user_thresholds(labels, scores, clinc)
     report = {
         "what": "the tuned ensemble's fusion and thresholds, chosen on validation (python -m detectors.injection.tune)",
         "command": "python -m detectors.injection.tune --fit-fusion",
@@ -302,10 +297,7 @@ def compare() -> dict[str, Any]:
     report: dict[str, Any] = {}
     for variant, by_set in scores.items():
         validation, clinc = by_set["validation"].tolist(), by_set["clinc_validation"].tolist()
-        chosen = {
-            "review": select_threshold(labels["validation"], validation, 0.02, clinc, 0.004),
-            "block": select_threshold(labels["validation"], validation, 0.01, clinc, 0.002),
-        }
+        chosen = user_thresholds(labels["validation"], validation, clinc)
         report[variant] = {
             "test": {k: binary_metrics(labels["test"], by_set["test"].tolist(), t) for k, t in chosen.items()},
             "ordinary_fpr": {
@@ -327,7 +319,7 @@ def per_sample(evidence: Sequence[Evidence], probabilities: npt.NDArray[np.float
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--rank", type=int, default=8)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--seed", type=int, default=0)

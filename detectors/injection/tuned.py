@@ -15,7 +15,6 @@ Documents keep the documents head.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detectors.injection.head import InjectionHead, logit, sigmoid
-from detectors.models.encoder import SharedEncoder, configured_precision, resolve_precision
+from detectors.models.encoder import MINILM, SharedEncoder, configured_precision, resolve_precision
 from detectors.models.runtime import ModelRuntime, runtime
 from detectors.models.spec import ModelSource, ModelSpec
 
@@ -45,6 +44,7 @@ TUNED_ADAPTER = ModelSpec(
     },
     description="LoRA adapter (rank 8) on all-MiniLM-L6-v2 and a perceptron, fine-tuned for injection (ours)",
 )
+MODEL_SPECS = [TUNED_ADAPTER]
 
 
 def tuned_module(transformer: Any, dimension: int, hidden: int = 256) -> Any:
@@ -102,17 +102,20 @@ class TunedInjectionClassifier:
         import torch
         from peft import PeftModel
         from safetensors.torch import load_file
+        from transformers import AutoModel, AutoTokenizer
 
         directory = self.spec.verify()
-        base = SharedEncoder(precision="float32", models=self._runtime).model
-        transformer = copy.deepcopy(base[0].auto_model)  # type: ignore[index]  # a private copy to merge into
+        # The packaged MiniLM's transformer read from disk: a model of its own to merge into, not the shared one.
+        base = MINILM.verify()
+        tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
+        transformer = AutoModel.from_pretrained(str(base), local_files_only=True)
         merged = PeftModel.from_pretrained(transformer, str(directory)).merge_and_unload()
         model = tuned_module(merged, SharedEncoder.dimension)
         model.head.load_state_dict(load_file(str(directory / "head.safetensors")))
         model.eval()
         if self.precision == "bfloat16":
             model.to(torch.bfloat16)
-        return base.tokenizer, model  # type: ignore[attr-defined]
+        return tokenizer, model
 
     @property
     def loaded(self) -> tuple[Any, Any]:

@@ -21,6 +21,7 @@ SPEC_MODULES: list[str] = [
     "detectors.faithfulness.nli",
     "detectors.toxicity.detoxify_backend",
     "detectors.injection.hub",
+    "detectors.injection.tuned",
 ]
 
 

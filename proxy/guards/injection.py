@@ -55,7 +55,7 @@ class InjectionGuard(Guard):
         super().__init__(settings, policy)
         self.detector = detector_for(settings.backend, settings.model, settings.rules_file)
         self.roles = {_ROLES[r] for r in settings.roles}
-        self.user_thresholds = user_thresholds(settings, self.detector.thresholds)
+        self.user_thresholds = settings.user_thresholds(self.detector.thresholds)
 
     def warm_up(self) -> None:
         self.detector.warm_up()
@@ -93,19 +93,6 @@ class InjectionGuard(Guard):
                     )
                 )
         return verdicts
-
-
-def user_thresholds(settings: Injection, chosen: dict[str, float]) -> Thresholds:
-    """The user-turn thresholds. `backend: tuned` scores on its own scale: the block and escalate thresholds the
-    policy leaves unset are the ones its fusion chose on validation (``chosen``: ``block`` and ``user``)."""
-    given = settings.model_fields_set
-    if settings.backend != "tuned":
-        return Thresholds(**{k: getattr(settings, k) for k in ("block_above", "escalate_above", "log_above")})
-    return Thresholds(
-        block_above=settings.block_above if "block_above" in given else chosen["block"],
-        escalate_above=settings.escalate_above if "escalate_above" in given else chosen["user"],
-        log_above=settings.log_above if "log_above" in given else min(settings.log_above or 0.3, chosen["user"]),
-    )
 
 
 # Roles whose texts live in the request's messages (context documents come from `railguard.context`).
