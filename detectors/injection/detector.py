@@ -21,7 +21,7 @@ from detectors.injection.analysis import Evidence, analyse, classifier_score, tr
 from detectors.injection.head import InjectionHead, default_documents_head, default_head
 from detectors.injection.hub import DEFAULT_HUB_MODEL, HubInjectionClassifier
 from detectors.injection.rules import WatchedRules
-from detectors.injection.tuned import TunedInjectionClassifier, ensemble, tuned_head
+from detectors.injection.tuned import TunedInjectionClassifier, ensemble, tuned_gate, tuned_head
 from detectors.models.embeddings import EmbeddingCache
 
 DOCUMENT_ROLES = frozenset({TextRole.CONTEXT, TextRole.TOOL, TextRole.SYSTEM})
@@ -40,6 +40,7 @@ class InjectionDetector(Detector):
         head: InjectionHead | None = None,
         hub: HubInjectionClassifier | None = None,
         documents_head: InjectionHead | None = None,
+        skip_tuned_below: float | None = None,
     ) -> None:
         self.backend = backend
         self.head = head or default_head()
@@ -48,10 +49,13 @@ class InjectionDetector(Detector):
         self.hub = hub
         if backend == "hub" and hub is None:
             self.hub = HubInjectionClassifier(model or DEFAULT_HUB_MODEL)
-        # `tuned`: user turns are scored by the ensemble of the head and the tuned encoder, with its own fusion.
+        # `tuned`: user turns are scored by the ensemble of the head and the tuned encoder, with its own fusion; the
+        # texts the head alone scores below the gate skip the tuned encoder (tuned.py: the cascade).
         self.tuned = TunedInjectionClassifier() if backend == "tuned" else None
         if self.tuned is not None and head is None:
             self.head = tuned_head(self.head)
+        gate = skip_tuned_below if skip_tuned_below is not None else tuned_gate() if self.tuned is not None else 0.0
+        self.skip_tuned_below = gate
 
     @property
     def thresholds(self) -> dict[str, float]:
@@ -78,15 +82,40 @@ class InjectionDetector(Detector):
         self, evidence: Sequence[Evidence], context: DetectorContext
     ) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Probabilities for every classifier text of every piece of evidence, in order, in one batch."""
+        return self._classify(evidence, context)[0]
+
+    def _classify(
+        self, evidence: Sequence[Evidence], context: DetectorContext
+    ) -> tuple[np.ndarray[Any, np.dtype[np.float64]], list[bool]]:
+        """The probabilities, and per piece of evidence whether the tuned encoder read it."""
         texts = [t for found in evidence for t in found.classifier_texts]
+        unread = [False] * len(evidence)
         if self.hub is not None:
-            return self.hub.probabilities(texts)
+            return self.hub.probabilities(texts), unread
         cache = context.embeddings if context.embeddings is not None else EmbeddingCache()
         spans = [span for found in evidence for span in found.classifier_spans]
         head = self.head_for(context.role).classify(cache.embed_spans(spans), cache.embed_lexical(texts))
-        if self.tuned is not None and context.role not in DOCUMENT_ROLES:
-            return ensemble(head, self.tuned.probabilities(texts))
-        return head
+        if self.tuned is None or context.role in DOCUMENT_ROLES:
+            return head, unread
+        # The cascade: a text the head alone scores below the gate keeps the head's probabilities (as if the tuned
+        # encoder agreed); the rest are read by the tuned encoder too, in one batch.
+        read, offset = np.zeros(len(texts), dtype=bool), 0
+        tuned_read = []
+        for found in evidence:
+            count = len(found.classifier_texts)
+            alone = self.head.fuse(
+                classifier_score(found, head[offset : offset + count]),
+                found.heuristic,
+                len(found.normalized.suspicious),
+            )
+            tuned_read.append(alone >= self.skip_tuned_below)
+            read[offset : offset + count] = tuned_read[-1]
+            offset += count
+        result = head.copy()
+        if read.any():
+            chosen = np.flatnonzero(read)
+            result[chosen] = ensemble(head[chosen], self.tuned.probabilities([texts[i] for i in chosen]))
+        return result, tuned_read
 
     def detect(self, text: str, context: DetectorContext) -> Detection:
         return self.detect_many([text], context)[0]
@@ -101,16 +130,20 @@ class InjectionDetector(Detector):
             else:
                 results[i] = Detection.skip(self.name, "empty text")
         batch = list(evidence.values())
-        probabilities = self.classifier_probabilities(batch, context) if batch else np.zeros(0)
+        probabilities, tuned_read = self._classify(batch, context) if batch else (np.zeros(0), [])
         offset = 0
-        for i, found in evidence.items():
+        for (i, found), read in zip(evidence.items(), tuned_read, strict=True):
             count = len(found.classifier_texts)
-            results[i] = self._detection(found, probabilities[offset : offset + count], context)
+            results[i] = self._detection(found, probabilities[offset : offset + count], context, read)
             offset += count
         return [r for r in results if r is not None]
 
     def _detection(
-        self, evidence: Evidence, probabilities: np.ndarray[Any, np.dtype[np.float64]], context: DetectorContext
+        self,
+        evidence: Evidence,
+        probabilities: np.ndarray[Any, np.dtype[np.float64]],
+        context: DetectorContext,
+        tuned_read: bool,
     ) -> Detection:
         best = int(np.argmax(trusted(evidence.classifier_texts, probabilities)))
         classifier = classifier_score(evidence, probabilities)
@@ -137,6 +170,8 @@ class InjectionDetector(Detector):
             "role": context.role.value,
             "backend": self.backend,
         }
+        if self.tuned is not None and context.role not in DOCUMENT_ROLES:
+            details["tuned_encoder"] = "read" if tuned_read else "skipped: the head alone scored it below the gate"
         if evidence.hits:
             details["matches"] = {hit.rule: hit.match for hit in evidence.hits}
         if self.rules.error:

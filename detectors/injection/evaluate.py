@@ -23,7 +23,9 @@ FILE is one of:
   (and false-positive rate) is also reported per style.
 
 Scores are computed on precomputed embeddings (batched); ``p50_ms`` is the median latency of a whole ``detect``
-call, encoder included, over the first ``--timing-samples`` texts, each as its own request.
+call, encoder included, over the first ``--timing-samples`` texts, each as its own request. With ``--backend tuned``,
+``tuned_encoder_read_share`` is the share of user turns the cascade sent on to the tuned encoder (the others were
+scored by the head alone: below the gate in ``weights/tuned/fusion.json``).
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N rows (quick checks)")
     parser.add_argument("--timing-samples", type=int, default=200, help="texts timed end to end for p50_ms")
     parser.add_argument("--embedding-cache", type=Path, default=None, help=".npz to keep the dataset's vectors in")
-    parser.add_argument("--backend", choices=["embedding", "tuned", "hub"], default="embedding")
+    parser.add_argument("--backend", choices=["embedding", "tuned", "hub"], default=Injection().backend)
     parser.add_argument("--model", default=None, help="hub model for --backend hub")
 
 
@@ -149,10 +151,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     roles = [_role(s, args.data, args.role) for s in samples]
     spans = [span for s in samples for span in detector.heuristics(s.text).classifier_spans]
     encoder = embed_all(spans, args.embedding_cache) if args.backend != "hub" else None
-    scores, predicted = [], []
+    scores, predicted, tuned_read = [], [], []
     for sample, role in zip(samples, roles, strict=True):
         context = DetectorContext(role=role, embeddings=EmbeddingCache(encoder) if encoder else None)
-        score = detector.detect(sample.text, context).score
+        detection = detector.detect(sample.text, context)
+        score = detection.score
+        if "tuned_encoder" in detection.details:  # backend tuned, user turns: did the cascade run its second stage
+            tuned_read.append(detection.details["tuned_encoder"] == "read")
         threshold = thresholds[role]
         assert threshold is not None
         scores.append(score)
@@ -178,6 +183,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     detector.warm_up()
     _, latencies = timed(one, timing)
+    if tuned_read:
+        info["tuned_encoder_read_share"] = round(sum(tuned_read) / len(tuned_read), 4)
     return {
         **info,
         "n": len(samples),

@@ -47,7 +47,7 @@ from detectors.injection.analysis import Evidence, analyse, classifier_score
 from detectors.injection.ceiling import ORDINARY
 from detectors.injection.detector import InjectionDetector
 from detectors.injection.evaluate import load_samples
-from detectors.injection.head import default_head, fusion_features, sigmoid
+from detectors.injection.head import fusion_features, sigmoid
 from detectors.injection.rules import RuleSet, builtin_rules
 from detectors.injection.train import (
     SLABS,
@@ -227,26 +227,32 @@ def _minutes(started: float) -> float:
     return round((time.perf_counter() - started) / 60, 1)
 
 
+GATES = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)  # the cascade's candidate gates, lowest first
+
+
 def fit_fusion(out: Path = FUSION_FILE) -> dict[str, Any]:
     """Fit the ensemble's fusion with the rules on S-Labs validation and the development documents (as train.py fits
-    the head's), choose its thresholds by the head's rules, and write them with the validation metrics to ``out``."""
+    the head's), choose its thresholds by the head's rules and the cascade's gate (``choose_gate``), and write them
+    with the validation metrics to ``out``."""
     from sklearn.linear_model import LogisticRegression
 
-    # Only the classifiers are read here (classifier_probabilities), never a fusion: the plain head serves.
-    detector = InjectionDetector(backend="tuned", head=default_head())
     validation = validation_samples()
     fusion_samples = [*validation, *development_documents()]
     clinc_val = [Sample(q, 0, "clinc_val") for q in clinc_queries("val") + clinc_queries("oos_val")]
-    features = {name: fusion_inputs(detector, rows) for name, rows in (("fit", fusion_samples), ("clinc", clinc_val))}
+    inputs = {name: fusion_inputs(rows) for name, rows in (("fit", fusion_samples), ("clinc", clinc_val))}
+    features = {name: by_classifier["ensemble"] for name, by_classifier in inputs.items()}
     fusion = LogisticRegression(C=1.0, max_iter=1000).fit(features["fit"], [s.label for s in fusion_samples])
     coefficients, intercept = fusion.coef_[0].astype(np.float64), float(fusion.intercept_[0])
 
-    def fused(rows: npt.NDArray[np.float64]) -> list[float]:
-        return [float(x) for x in sigmoid(rows @ coefficients + intercept)]
+    def fused(rows: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.asarray(sigmoid(rows @ coefficients + intercept), dtype=np.float64)
 
-    labels, scores = [s.label for s in validation], fused(features["fit"][: len(validation)])
-    clinc = fused(features["clinc"])
+    labels, scores = [s.label for s in validation], fused(features["fit"][: len(validation)]).tolist()
+    clinc = fused(features["clinc"]).tolist()
     thresholds = user_thresholds(labels, scores, clinc)
+    everything = {k: np.concatenate([fused(inputs[n][k]) for n in ("fit", "clinc")]) for k in ("ensemble", "head")}
+    gate = choose_gate(everything["head"], everything["ensemble"], thresholds["user"])
+    clinc_alone = fused(inputs["clinc"]["head"])
     report = {
         "what": "the tuned ensemble's fusion and thresholds, chosen on validation (python -m detectors.injection.tune)",
         "command": "python -m detectors.injection.tune --fit-fusion",
@@ -256,6 +262,14 @@ def fit_fusion(out: Path = FUSION_FILE) -> dict[str, Any]:
             "intercept": round(intercept, 4),
         },
         "thresholds": thresholds,
+        "gate": {
+            "skip_tuned_below": gate,
+            "rule": "the highest of GATES at which no text of S-Labs validation, the development documents and "
+            "CLINC150 validation that the head alone scores below it is at or above the review threshold with the "
+            "ensemble",
+            "validation_texts_skipping_the_tuned_encoder": round(float(np.mean(everything["head"] < gate)), 4),
+            "clinc_validation_skipping_the_tuned_encoder": round(float(np.mean(clinc_alone < gate)), 4),
+        },
         "s_labs_validation": binary_metrics(labels, scores, thresholds["user"]),
         "s_labs_validation_at_block": binary_metrics(labels, scores, thresholds["block"]),
         "clinc_validation_fpr": round(float(np.mean(np.asarray(clinc) >= thresholds["user"])), 4),
@@ -265,15 +279,30 @@ def fit_fusion(out: Path = FUSION_FILE) -> dict[str, Any]:
     return report
 
 
-def fusion_inputs(detector: InjectionDetector, samples: Sequence[Sample]) -> npt.NDArray[np.float64]:
-    """Per sample: the ensemble's classifier score as the detector reads it, the heuristic, the obfuscations."""
-    rows = []
+def choose_gate(
+    head: npt.NDArray[np.float64], ensemble: npt.NDArray[np.float64], review: float, gates: Sequence[float] = GATES
+) -> float:
+    """The cascade's gate: the highest candidate below which the head alone never scores a text that the ensemble
+    puts at or above ``review``, i.e. at which skipping the tuned encoder changes no decision on these texts (a text
+    below the gate is allowed either way, as every gate is below the review threshold). 0 if none qualifies."""
+    flagged = head[ensemble >= review]
+    lowest = float(flagged.min()) if len(flagged) else 1.0
+    return max((g for g in gates if g <= lowest and g < review), default=0.0)
+
+
+def fusion_inputs(samples: Sequence[Sample]) -> dict[str, npt.NDArray[np.float64]]:
+    """Per sample, the fusion's inputs (classifier score, heuristic, obfuscations) with the ensemble's classifier
+    score (``ensemble``) and with the head's alone (``head``), as the detector reads them."""
+    head_detector, tuned = InjectionDetector(), TunedInjectionClassifier()
+    rows: dict[str, list[npt.NDArray[np.float64]]] = {"ensemble": [], "head": []}
     for start in range(0, len(samples), 64):
-        evidence = [detector.heuristics(s.text) for s in samples[start : start + 64]]
-        probabilities = detector.classifier_probabilities(evidence, DetectorContext(embeddings=EmbeddingCache()))
-        for found, probability in zip(evidence, per_sample(evidence, probabilities), strict=True):
-            rows.append(fusion_features(float(probability), found.heuristic, len(found.normalized.suspicious)))
-    return np.stack(rows)
+        evidence = [head_detector.heuristics(s.text) for s in samples[start : start + 64]]
+        head = head_detector.classifier_probabilities(evidence, DetectorContext(embeddings=EmbeddingCache()))
+        alone = tuned.probabilities([t for found in evidence for t in found.classifier_texts])
+        for name, probabilities in (("ensemble", ensemble(head, alone)), ("head", head)):
+            for found, p in zip(evidence, per_sample(evidence, probabilities), strict=True):
+                rows[name].append(fusion_features(float(p), found.heuristic, len(found.normalized.suspicious)))
+    return {name: np.stack(found) for name, found in rows.items()}
 
 
 def compare() -> dict[str, Any]:

@@ -11,6 +11,11 @@ Alone it is better than the head on S-Labs but worse on ordinary task prompts (s
 classifiers' logits is better than either at the block threshold (MODEL_CARD.md "Tuned encoder"), so
 ``backend: tuned`` scores user turns with that ensemble, fused with the rules by its own fusion (``fusion.json``).
 Documents keep the documents head.
+
+The tuned pass is a cascade's second stage: a text whose score with the head alone (the head's probabilities read
+as the ensemble's, through the ensemble's fusion) is below ``fusion.json``'s gate is scored by the head alone; only
+the others pay for the tuned encoder. tune.py chooses the gate on validation as the highest at which no validation
+text's decision changes; nearly all ordinary queries fall below it.
 """
 
 from __future__ import annotations
@@ -86,6 +91,11 @@ def tuned_head(head: InjectionHead, path: Path = FUSION_FILE) -> InjectionHead:
         fusion_intercept=float(data["fusion"]["intercept"]),
         thresholds={k: float(v) for k, v in data["thresholds"].items()},
     )
+
+
+def tuned_gate(path: Path = FUSION_FILE) -> float:
+    """The cascade's gate (``fusion.json``): texts scored below it by the head alone skip the tuned encoder."""
+    return float(json.loads(path.read_text())["gate"]["skip_tuned_below"])
 
 
 class TunedInjectionClassifier:

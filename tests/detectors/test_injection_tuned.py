@@ -9,9 +9,11 @@ import json
 import numpy as np
 import pytest
 
-from detectors.base import DetectorContext, ModelUnavailableError
+from detectors.base import DetectorContext, ModelUnavailableError, TextRole
+from detectors.injection.detector import InjectionDetector
 from detectors.injection.head import logit
-from detectors.injection.tuned import FUSION_FILE, TUNED_ADAPTER, TunedInjectionClassifier, ensemble
+from detectors.injection.tune import choose_gate
+from detectors.injection.tuned import FUSION_FILE, TUNED_ADAPTER, TunedInjectionClassifier, ensemble, tuned_gate
 from detectors.models.runtime import ModelRuntime
 from detectors.models.spec import ModelSource, ModelSpec
 from policies.schema import Injection
@@ -26,6 +28,49 @@ def test_the_ensemble_is_the_mean_of_the_two_logits() -> None:
     np.testing.assert_allclose(logit(combined), (logit(head) + logit(tuned)) / 2, atol=1e-9)
 
 
+def test_the_gate_is_the_highest_candidate_that_skips_no_text_the_ensemble_flags() -> None:
+    head = np.array([0.001, 0.004, 0.03, 0.5, 0.9])
+    flagged = np.array([0.0, 0.0, 0.5, 0.9, 0.9])  # the third is flagged by the ensemble with the head at 0.03
+    assert choose_gate(head, flagged, review=0.3) == 0.02
+    assert choose_gate(head, np.array([0.0, 0.5, 0.0, 0.9, 0.9]), review=0.3) == 0.002
+    assert choose_gate(head, np.array([0.5, 0.0, 0.0, 0.9, 0.9]), review=0.3) == 0.001
+    assert choose_gate(np.array([0.0005]), np.array([0.9]), review=0.3) == 0.0  # nothing may skip
+    assert choose_gate(head, np.zeros(5), review=0.15) == 0.1  # never at or above the review threshold
+
+
+class RecordingTuned:
+    """Stands in for the tuned encoder: says "attack" and remembers what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        self.asked += texts
+        return np.full(len(texts), 0.99)
+
+
+def cascade(gate: float | None) -> tuple[InjectionDetector, RecordingTuned]:
+    detector, tuned = InjectionDetector(backend="tuned", skip_tuned_below=gate), RecordingTuned()
+    detector.tuned = tuned  # type: ignore[assignment]
+    return detector, tuned
+
+
+def test_the_cascade_sends_on_only_the_texts_the_head_alone_scores_at_or_above_the_gate() -> None:
+    detector, tuned = cascade(None)
+    assert detector.skip_tuned_below == tuned_gate() > 0
+    question, attack = detector.detect_many([BENIGN, ATTACK], DetectorContext())
+    assert question.details["tuned_encoder"].startswith("skipped") and attack.details["tuned_encoder"] == "read"
+    assert tuned.asked == [ATTACK]  # one batch, the attack's windows only
+    # Below the gate the head's probabilities stand in for the ensemble's: the score is the head's, fused as the
+    # ensemble's would be; with the gate at 0 the (stand-in) tuned encoder reads the question too and raises it.
+    everything, tuned_all = cascade(0.0)
+    read = everything.detect(BENIGN, DetectorContext())
+    assert tuned_all.asked == [BENIGN] and read.details["tuned_encoder"] == "read" and read.score > question.score
+    # Documents are the documents head's alone: no cascade, no tuned encoder.
+    document = everything.detect(ATTACK, DetectorContext(role=TextRole.TOOL))
+    assert "tuned_encoder" not in document.details and tuned_all.asked == [BENIGN]
+
+
 def test_the_adapter_files_are_pinned_by_digest() -> None:
     assert TUNED_ADAPTER.source is ModelSource.PACKAGED
     directory = TUNED_ADAPTER.verify()
@@ -33,15 +78,16 @@ def test_the_adapter_files_are_pinned_by_digest() -> None:
     assert (directory / "adapter_config.json").is_file()
 
 
-def test_policy_thresholds_for_the_tuned_backend_come_from_its_fusion_unless_the_policy_sets_them() -> None:
+def test_policy_thresholds_come_from_the_backends_validation_choice_unless_the_policy_sets_them() -> None:
     chosen = json.loads(FUSION_FILE.read_text())["thresholds"]
     tuned = Injection(backend="tuned").user_thresholds(chosen)
     assert (tuned.block_above, tuned.escalate_above) == (chosen["block"], chosen["user"])
     assert tuned.log_above is not None and tuned.log_above <= chosen["user"]
     explicit = Injection(backend="tuned", block_above=0.9).user_thresholds(chosen)
     assert (explicit.block_above, explicit.escalate_above) == (0.9, chosen["user"])
-    plain = Injection().user_thresholds(chosen)
-    assert (plain.block_above, plain.escalate_above) == (Injection().block_above, Injection().escalate_above)
+    head = {"user": 0.43, "block": 0.58}  # another backend's choice: unset thresholds follow the backend in use
+    plain = Injection(backend="embedding").user_thresholds(head)
+    assert (plain.block_above, plain.escalate_above, plain.log_above) == (0.58, 0.43, Injection().log_above)
 
 
 def test_weights_that_do_not_match_the_digest_are_refused(tmp_path) -> None:
@@ -73,7 +119,6 @@ def test_the_adapter_loads_into_a_copy_and_separates_attacks_from_questions() ->
 def test_the_tuned_backend_reproduces_its_recorded_validation_metrics(shared_data) -> None:
     shared_data("injection/s-labs/validation.csv")
     from detectors.evaluation import binary_metrics
-    from detectors.injection.detector import InjectionDetector
     from detectors.injection.train import validation_samples
     from detectors.models.encoder import use_reference_precision
 
