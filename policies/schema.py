@@ -248,15 +248,15 @@ InjectionRole = Literal["user", "system", "context", "tool"]
 
 class Injection(ScoredGuard):
     """Prompt injection and jailbreaks in user turns, and indirect injection hidden in the documents and tool results
-    a request carries. The score (0..1) fuses a classifier on the built-in encoder, YAML heuristics and the
-    obfuscations found (leetspeak, homoglyphs, invisible characters, encoded payloads). The top-level thresholds
-    apply to user turns; `context` has its own for documents, which a head trained for documents and tool results
-    scores. Defaults were chosen on validation data: the user head's threshold (0.43) flags for human review, and
-    only scores where the S-Labs validation false-positive rate is 1% (0.58) block, because long benign instructions
-    ("Rewrite this table...") can score in between."""
+    a request carries. The score (0..1) fuses a classifier, YAML heuristics and the obfuscations found (leetspeak,
+    homoglyphs, invisible characters, encoded payloads). The top-level thresholds apply to user turns; `context` has
+    its own for documents, which a head trained for documents and tool results scores. Defaults were chosen on
+    validation data for the default backend (`tuned`): 0.315 flags for human review, and only scores where the
+    S-Labs validation false-positive rate is 1% (0.68) block, because long benign instructions ("Rewrite this
+    table...") can score in between. A threshold the policy leaves unset is the one chosen for its backend."""
 
-    block_above: Score | None = 0.58
-    escalate_above: Score | None = 0.43
+    block_above: Score | None = 0.68
+    escalate_above: Score | None = 0.315
     log_above: Score | None = 0.3
     context: Thresholds = Thresholds(block_above=0.58, log_above=0.5)
     """Thresholds for documents: system messages, `railguard.context` documents and tool results (indirect
@@ -264,11 +264,12 @@ class Injection(ScoredGuard):
     roles: list[InjectionRole] = Field(default_factory=lambda: list[InjectionRole](["user", "context", "tool"]))
     """What is scanned: `user` (every user turn, not only the last), `context` (documents sent as
     `railguard.context`), `tool` (tool and function results), `system` (the app's own system messages)."""
-    backend: Literal["embedding", "tuned", "hub"] = "embedding"
-    """`embedding`: the built-in head on the shared encoder; `tuned`: user turns scored by the head together with a
-    MiniLM fine-tuned for injection (packaged LoRA adapter; one more encoder pass per user turn; fewer false
-    positives, see detectors/injection/MODEL_CARD.md), with its own defaults for the user-turn thresholds a policy
-    does not set (block 0.68, escalate 0.315); `hub`: a hub classifier pulled ahead of time."""
+    backend: Literal["embedding", "tuned", "hub"] = "tuned"
+    """`tuned` (default): user turns scored by the head on the shared encoder together with a MiniLM fine-tuned for
+    injection (packaged LoRA adapter), as a cascade: a turn the head alone scores clearly benign (nearly all
+    ordinary queries) costs nothing more; the others one more encoder pass. `embedding`: the head alone (its own
+    thresholds when the policy sets none: block 0.58, escalate 0.43; more false positives, see
+    detectors/injection/MODEL_CARD.md); `hub`: a hub classifier pulled ahead of time (the head's thresholds)."""
     model: str | None = None
     """The hub classifier for `backend: hub` (`protectai-deberta-v3-prompt-injection-v2` or
     `llama-prompt-guard-2-86m`; see `railguard models list`)."""
@@ -278,15 +279,10 @@ class Injection(ScoredGuard):
     The file is validated on load and re-read when it changes."""
 
     def user_thresholds(self, chosen: Mapping[str, float]) -> Thresholds:
-        """The user-turn thresholds. `backend: tuned` scores on its own scale: the block and escalate thresholds the
-        policy leaves unset are the ones its fusion chose on validation (``chosen``: ``block`` and ``user``), and
-        the default log threshold never sits above review."""
-        given = self.model_fields_set
-        if self.backend != "tuned":
-            return Thresholds(
-                block_above=self.block_above, escalate_above=self.escalate_above, log_above=self.log_above
-            )
-        log = self.log_above
+        """The user-turn thresholds. Each backend scores on its own scale: the block and escalate thresholds the
+        policy leaves unset are the ones chosen on validation for the backend in use (``chosen``: ``block`` and
+        ``user``), and the default log threshold never sits above review."""
+        given, log = self.model_fields_set, self.log_above
         return Thresholds(
             block_above=self.block_above if "block_above" in given else chosen["block"],
             escalate_above=self.escalate_above if "escalate_above" in given else chosen["user"],
