@@ -71,6 +71,14 @@ def trusted(texts: Sequence[str], probabilities: npt.NDArray[np.float64]) -> npt
 ABSTAIN = 0.5
 
 
+def per_evidence(evidence: Sequence[Evidence], probabilities: npt.NDArray[np.float64]) -> list[npt.NDArray[np.float64]]:
+    """One batch's probabilities (every classifier text of every piece of evidence, in order) split back into each
+    piece of evidence's own."""
+    if not evidence:
+        return []
+    return np.split(probabilities, np.cumsum([len(found.classifier_texts) for found in evidence])[:-1])
+
+
 def classifier_score(evidence: Evidence, probabilities: npt.NDArray[np.float64]) -> float:
     """The classifier's say on a text, from its probabilities for ``evidence.classifier_texts``: the highest one among
     the texts long enough to judge. Where none is (a two-word text) it abstains if a rule fired, so that the rules

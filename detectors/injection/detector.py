@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 
 from detectors.base import Detection, Detector, DetectorContext, TextRole
-from detectors.injection.analysis import Evidence, analyse, classifier_score, trusted
+from detectors.injection.analysis import Evidence, analyse, classifier_score, per_evidence, trusted
 from detectors.injection.head import InjectionHead, default_documents_head, default_head
 from detectors.injection.hub import DEFAULT_HUB_MODEL, HubInjectionClassifier
 from detectors.injection.rules import WatchedRules
@@ -99,18 +99,12 @@ class InjectionDetector(Detector):
             return head, unread
         # The cascade: a text the head alone scores below the gate keeps the head's probabilities (as if the tuned
         # encoder agreed); the rest are read by the tuned encoder too, in one batch.
-        read, offset = np.zeros(len(texts), dtype=bool), 0
-        tuned_read = []
-        for found in evidence:
-            count = len(found.classifier_texts)
-            alone = self.head.fuse(
-                classifier_score(found, head[offset : offset + count]),
-                found.heuristic,
-                len(found.normalized.suspicious),
-            )
-            tuned_read.append(alone >= self.skip_tuned_below)
-            read[offset : offset + count] = tuned_read[-1]
-            offset += count
+        tuned_read = [
+            self.head.fuse(classifier_score(found, own), found.heuristic, len(found.normalized.suspicious))
+            >= self.skip_tuned_below
+            for found, own in zip(evidence, per_evidence(evidence, head), strict=True)
+        ]
+        read = np.repeat(tuned_read, [len(found.classifier_texts) for found in evidence])
         result = head.copy()
         if read.any():
             chosen = np.flatnonzero(read)
@@ -131,11 +125,8 @@ class InjectionDetector(Detector):
                 results[i] = Detection.skip(self.name, "empty text")
         batch = list(evidence.values())
         probabilities, tuned_read = self._classify(batch, context) if batch else (np.zeros(0), [])
-        offset = 0
-        for (i, found), read in zip(evidence.items(), tuned_read, strict=True):
-            count = len(found.classifier_texts)
-            results[i] = self._detection(found, probabilities[offset : offset + count], context, read)
-            offset += count
+        for (i, found), own, read in zip(evidence.items(), per_evidence(batch, probabilities), tuned_read, strict=True):
+            results[i] = self._detection(found, own, context, read)
         return [r for r in results if r is not None]
 
     def _detection(

@@ -43,7 +43,7 @@ from safetensors.torch import save_file
 from detectors.base import DetectorContext
 from detectors.data import shared_data
 from detectors.evaluation import binary_metrics
-from detectors.injection.analysis import Evidence, analyse, classifier_score
+from detectors.injection.analysis import Evidence, analyse, classifier_score, per_evidence
 from detectors.injection.ceiling import ORDINARY
 from detectors.injection.detector import InjectionDetector
 from detectors.injection.evaluate import load_samples
@@ -293,23 +293,29 @@ def choose_gate(
 def fusion_inputs(samples: Sequence[Sample]) -> dict[str, npt.NDArray[np.float64]]:
     """Per sample, the fusion's inputs (classifier score, heuristic, obfuscations) with the ensemble's classifier
     score (``ensemble``) and with the head's alone (``head``), as the detector reads them."""
-    head_detector, tuned = InjectionDetector(), TunedInjectionClassifier()
+    evidence, head, alone = classifier_outputs(samples)
     rows: dict[str, list[npt.NDArray[np.float64]]] = {"ensemble": [], "head": []}
-    for start in range(0, len(samples), 64):
-        evidence = [head_detector.heuristics(s.text) for s in samples[start : start + 64]]
-        head = head_detector.classifier_probabilities(evidence, DetectorContext(embeddings=EmbeddingCache()))
-        alone = tuned.probabilities([t for found in evidence for t in found.classifier_texts])
-        for name, probabilities in (("ensemble", ensemble(head, alone)), ("head", head)):
-            for found, p in zip(evidence, per_sample(evidence, probabilities), strict=True):
-                rows[name].append(fusion_features(float(p), found.heuristic, len(found.normalized.suspicious)))
+    for name, probabilities in (("ensemble", ensemble(head, alone)), ("head", head)):
+        for found, p in zip(evidence, per_sample(evidence, probabilities), strict=True):
+            rows[name].append(fusion_features(float(p), found.heuristic, len(found.normalized.suspicious)))
     return {name: np.stack(found) for name, found in rows.items()}
+
+
+def classifier_outputs(
+    samples: Sequence[Sample],
+) -> tuple[list[Evidence], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Each sample's evidence, and the head's and the tuned encoder's probabilities for all their classifier texts
+    (in order). Both models are loaded once per process (the model runtime caches them)."""
+    head_detector, tuned = InjectionDetector(), TunedInjectionClassifier()
+    evidence = [head_detector.heuristics(s.text) for s in samples]
+    head = head_detector.classifier_probabilities(evidence, DetectorContext(embeddings=EmbeddingCache()))
+    return evidence, head, tuned.probabilities([t for found in evidence for t in found.classifier_texts])
 
 
 def compare() -> dict[str, Any]:
     """Classifier scores alone (no rules) of the head, the tuned encoder and their ensemble (per window, the highest
     window counts, as the detector reads them), each thresholded on validation by the head's rules, on the test split
     and the ordinary queries."""
-    head_detector, tuned = InjectionDetector(), TunedInjectionClassifier()
     sets = {
         "validation": validation_samples(),
         "clinc_validation": [Sample(q, 0, "clinc_val") for q in clinc_queries("val") + clinc_queries("oos_val")],
@@ -317,9 +323,7 @@ def compare() -> dict[str, Any]:
     } | {name: load_samples(str(shared_data(path)), dedupe=False)[0] for name, path in ORDINARY.items()}
     scores: dict[str, dict[str, npt.NDArray[np.float64]]] = {"head": {}, "tuned": {}, "ensemble": {}}
     for name, samples in sets.items():
-        evidence = [head_detector.heuristics(s.text) for s in samples]
-        head = head_detector.classifier_probabilities(evidence, DetectorContext(embeddings=EmbeddingCache()))
-        alone = tuned.probabilities([t for found in evidence for t in found.classifier_texts])
+        evidence, head, alone = classifier_outputs(samples)
         for variant, probabilities in (("head", head), ("tuned", alone), ("ensemble", ensemble(head, alone))):
             scores[variant][name] = per_sample(evidence, probabilities)
     labels = {name: [s.label for s in samples] for name, samples in sets.items()}
@@ -338,12 +342,8 @@ def compare() -> dict[str, Any]:
 
 def per_sample(evidence: Sequence[Evidence], probabilities: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """The classifier's say per text from the probabilities of all their classifier texts (in order)."""
-    result, offset = [], 0
-    for found in evidence:
-        count = len(found.classifier_texts)
-        result.append(classifier_score(found, probabilities[offset : offset + count]))
-        offset += count
-    return np.asarray(result)
+    shares = per_evidence(evidence, probabilities)
+    return np.asarray([classifier_score(found, own) for found, own in zip(evidence, shares, strict=True)])
 
 
 def main(argv: Sequence[str] | None = None) -> None:
