@@ -258,16 +258,19 @@ class Injection(ScoredGuard):
     block_above: Score | None = 0.68
     escalate_above: Score | None = 0.315
     log_above: Score | None = 0.3
-    context: Thresholds = Thresholds(block_above=0.58, log_above=0.5)
+    context: Thresholds = Thresholds(block_above=0.315, log_above=0.3)
     """Thresholds for documents: system messages, `railguard.context` documents and tool results (indirect
-    injection; the documents head's threshold, chosen on its development documents)."""
+    injection). The block threshold, when unset, is the one chosen on the documents' development set for the
+    backend: 0.315 for `tuned` (the documents head with its own fine-tuned encoder), 0.58 for the others (the
+    documents head alone)."""
     roles: list[InjectionRole] = Field(default_factory=lambda: list[InjectionRole](["user", "context", "tool"]))
     """What is scanned: `user` (every user turn, not only the last), `context` (documents sent as
     `railguard.context`), `tool` (tool and function results), `system` (the app's own system messages)."""
     backend: Literal["embedding", "tuned", "hub"] = "tuned"
     """`tuned` (default): user turns scored by the head on the shared encoder together with a MiniLM fine-tuned for
-    injection (packaged LoRA adapter), as a cascade: a turn the head alone scores clearly benign (nearly all
-    ordinary queries) costs nothing more; the others one more encoder pass. `embedding`: the head alone (its own
+    injection (packaged LoRA adapter), and documents by the documents head with one fine-tuned for documents and
+    tool results, each as a cascade: a text its head alone scores clearly benign (nearly all ordinary queries)
+    costs nothing more; the others one more encoder pass. `embedding`: the head alone (its own
     thresholds when the policy sets none: block 0.58, escalate 0.43; more false positives, see
     detectors/injection/MODEL_CARD.md); `hub`: a hub classifier pulled ahead of time (the head's thresholds)."""
     model: str | None = None
@@ -277,6 +280,20 @@ class Injection(ScoredGuard):
     """A YAML file of extra rules (same format as the built-in rules.yaml), relative to this policy file; keep it in a
     subfolder (every .yaml beside the policies is read as a policy). A rule with a built-in rule's id replaces it.
     The file is validated on load and re-read when it changes."""
+
+    def context_thresholds(self, chosen: Mapping[str, float]) -> Thresholds:
+        """The document thresholds: those `context` sets, and for the block threshold it leaves unset the one chosen
+        on the documents' development set for the backend in use (``chosen["context"]``); the default log threshold
+        never sits above it."""
+        given = self.context.model_fields_set if "context" in self.model_fields_set else set()
+        log = self.context.log_above
+        block = self.context.block_above if "block_above" in given else chosen["context"]
+        return self.context.model_copy(
+            update={
+                "block_above": block,
+                "log_above": log if "log_above" in given or log is None or block is None else min(log, block),
+            }
+        )
 
     def user_thresholds(self, chosen: Mapping[str, float]) -> Thresholds:
         """The user-turn thresholds. Each backend scores on its own scale: the block and escalate thresholds the

@@ -2,11 +2,12 @@
 
 Prints, for a 1,000-character prompt: the heuristics alone (normalisation and rules, no model) and the whole
 ``detect`` call (encoder included, a fresh per-request embedding cache each time), plus a 5,000-character document
-(several windows), the same call with ``backend: tuned`` as it runs (the cascade: this ordinary prompt scores below the
-gate, so the head alone decides) and with every text sent on to the tuned encoder (one more encoder pass, what a
-text at or above the gate costs), and the windows' sentence vectors read in one encoder pass against a pass per
-window (side by side). ``--precision both`` measures the encoder in float32 and bfloat16 in the same run, with their
-ratio and how close bfloat16's vectors stay to float32's. The last line is JSON.
+(several windows), the same calls with ``backend: tuned`` as it runs (the cascade: this ordinary prompt scores below
+the gate, so the head alone decides) and with every text sent on to the tuned encoder (one more encoder pass, what a
+text at or above the gate costs; for the document, the documents adapter), and the windows' sentence vectors read in
+one encoder pass against a pass per window (side by side). ``--precision both`` measures the encoder in float32 and
+bfloat16 in the same run, with their ratio and how close bfloat16's vectors stay to float32's. The last line is
+JSON.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from detectors.base import DetectorContext, TextRole
 from detectors.injection import InjectionDetector
-from detectors.injection.tuned import TunedInjectionClassifier
+from detectors.injection.tuned import TUNED_DOCUMENTS_ADAPTER, TunedInjectionClassifier
 from detectors.injection.windows import windows
 from detectors.models.embeddings import EmbeddingCache
 from detectors.models.encoder import PRECISIONS, SharedEncoder
@@ -65,12 +66,17 @@ def measure(detector: InjectionDetector, precision: str, repeat: int) -> dict[st
 
     tuned = InjectionDetector(backend="tuned")
     tuned.tuned = TunedInjectionClassifier(precision=precision)
+    tuned.tuned_documents = TunedInjectionClassifier(TUNED_DOCUMENTS_ADAPTER, precision=precision)
     every_text = InjectionDetector(backend="tuned", skip_tuned_below=0.0)
-    every_text.tuned = tuned.tuned
+    every_text.tuned, every_text.tuned_documents = tuned.tuned, tuned.tuned_documents
+
+    def document_context() -> DetectorContext:
+        return DetectorContext(role=TextRole.CONTEXT, embeddings=EmbeddingCache(encoder))
 
     cascade = tuned.detect(prompt, DetectorContext(embeddings=EmbeddingCache(encoder))).details["tuned_encoder"]
     return {
         "tuned_encoder_on_prompt": cascade,
+        "tuned_encoder_on_document": tuned.detect(document, document_context()).details["tuned_encoder"],
         # The windows' sentence vectors both ways, side by side: one pass over the text (what detect does) against
         # a pass per window (what it did before SharedEncoder.encode_spans).
         "windows_one_pass_p50_ms": median_ms(
@@ -94,11 +100,12 @@ def measure(detector: InjectionDetector, precision: str, repeat: int) -> dict[st
         # What detect cost before the process kept numpy's BLAS on the calling thread (limit_blas_threads): the
         # heads' small products woke OpenBLAS threads that then competed with torch's for the cores.
         "detect_blas_threads_p50_ms": blas_threaded(lambda: median_ms(detect_prompt, repeat)),
-        "document_detect_p50_ms": median_ms(
-            lambda: detector.detect(
-                document, DetectorContext(role=TextRole.CONTEXT, embeddings=EmbeddingCache(encoder))
-            ),
-            max(5, repeat // 5),
+        "document_detect_p50_ms": median_ms(lambda: detector.detect(document, document_context()), max(5, repeat // 5)),
+        "tuned_document_detect_p50_ms": median_ms(
+            lambda: tuned.detect(document, document_context()), max(5, repeat // 5)
+        ),
+        "tuned_document_detect_every_text_p50_ms": median_ms(
+            lambda: every_text.detect(document, document_context()), max(5, repeat // 5)
         ),
     }
 
@@ -134,7 +141,11 @@ def main() -> None:
             f"{precision}: detect with backend tuned, {len(prompt)} chars: {figures['tuned_detect_p50_ms']} ms "
             f"(below the gate); with the tuned encoder read: {figures['tuned_detect_every_text_p50_ms']} ms"
         )
-        print(f"{precision}: detect, 5000-char document: {figures['document_detect_p50_ms']} ms")
+        print(
+            f"{precision}: detect, 5000-char document: {figures['document_detect_p50_ms']} ms; with backend tuned "
+            f"{figures['tuned_document_detect_p50_ms']} ms ({figures['tuned_encoder_on_document']}), with the "
+            f"documents adapter read: {figures['tuned_document_detect_every_text_p50_ms']} ms"
+        )
         print(
             f"{precision}: window vectors, one pass vs a pass per window: {len(prompt)} chars "
             f"{figures['windows_one_pass_p50_ms']} vs {figures['windows_separately_p50_ms']} ms, 5000 chars "

@@ -5,7 +5,8 @@ reads every window of the normalised text and every decoded payload through the 
 keeps the highest; the rules read the whole normalised text. Details name the fired rules, the classifier score,
 the obfuscations found and the window that scored highest. Documents (``TextRole.CONTEXT``, ``TOOL`` and ``SYSTEM``)
 are scored the same way by the documents head (trained with tool results and repository files too; see head.py) and
-marked ``indirect``; the policy gives them their own thresholds.
+marked ``indirect``; the policy gives them their own thresholds. With ``backend: tuned`` each head is joined by a
+fine-tuned encoder of its own (tuned.py), read only for the texts the head alone does not clear (the cascade).
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from detectors.injection.analysis import Evidence, analyse, classifier_score, pe
 from detectors.injection.head import InjectionHead, default_documents_head, default_head
 from detectors.injection.hub import DEFAULT_HUB_MODEL, HubInjectionClassifier
 from detectors.injection.rules import WatchedRules
-from detectors.injection.tuned import TunedInjectionClassifier, ensemble, tuned_gate, tuned_head
+from detectors.injection.tuned import (
+    DOCUMENTS_FUSION_FILE,
+    TUNED_DOCUMENTS_ADAPTER,
+    TunedInjectionClassifier,
+    ensemble,
+    tuned_gate,
+    tuned_head,
+)
 from detectors.models.embeddings import EmbeddingCache
 
 DOCUMENT_ROLES = frozenset({TextRole.CONTEXT, TextRole.TOOL, TextRole.SYSTEM})
@@ -49,13 +57,19 @@ class InjectionDetector(Detector):
         self.hub = hub
         if backend == "hub" and hub is None:
             self.hub = HubInjectionClassifier(model or DEFAULT_HUB_MODEL)
-        # `tuned`: user turns are scored by the ensemble of the head and the tuned encoder, with its own fusion; the
-        # texts the head alone scores below the gate skip the tuned encoder (tuned.py: the cascade).
-        self.tuned = TunedInjectionClassifier() if backend == "tuned" else None
-        if self.tuned is not None and head is None:
+        # `tuned`: user turns are scored by the ensemble of the head and the tuned encoder, documents by the ensemble
+        # of the documents head and the documents adapter, each with its own fusion; the texts a head alone scores
+        # below its gate skip the tuned encoder (tuned.py: the cascade). ``skip_tuned_below`` overrides both gates.
+        tuned = backend == "tuned"
+        self.tuned = TunedInjectionClassifier() if tuned else None
+        self.tuned_documents = TunedInjectionClassifier(TUNED_DOCUMENTS_ADAPTER) if tuned else None
+        if tuned and head is None:
             self.head = tuned_head(self.head)
-        gate = skip_tuned_below if skip_tuned_below is not None else tuned_gate() if self.tuned is not None else 0.0
-        self.skip_tuned_below = gate
+        if tuned and documents_head is None:
+            self.documents_head = tuned_head(self.documents_head, DOCUMENTS_FUSION_FILE)
+        gate, documents_gate = (tuned_gate(), tuned_gate(DOCUMENTS_FUSION_FILE)) if tuned else (0.0, 0.0)
+        self.skip_tuned_below = gate if skip_tuned_below is None else skip_tuned_below
+        self.documents_gate = documents_gate if skip_tuned_below is None else skip_tuned_below
 
     @property
     def thresholds(self) -> dict[str, float]:
@@ -71,8 +85,9 @@ class InjectionDetector(Detector):
             self.hub.warm_up()
         else:
             EmbeddingCache().embed(["warm up"])
-        if self.tuned is not None:
-            self.tuned.warm_up()
+        for tuned in (self.tuned, self.tuned_documents):
+            if tuned is not None:
+                tuned.warm_up()
 
     def heuristics(self, text: str) -> Evidence:
         """Normalisation and rules only (no model): what `bench.py` times as "heuristics alone"."""
@@ -94,21 +109,23 @@ class InjectionDetector(Detector):
             return self.hub.probabilities(texts), unread
         cache = context.embeddings if context.embeddings is not None else EmbeddingCache()
         spans = [span for found in evidence for span in found.classifier_spans]
-        head = self.head_for(context.role).classify(cache.embed_spans(spans), cache.embed_lexical(texts))
-        if self.tuned is None or context.role in DOCUMENT_ROLES:
+        own_head = self.head_for(context.role)
+        head = own_head.classify(cache.embed_spans(spans), cache.embed_lexical(texts))
+        documents = context.role in DOCUMENT_ROLES
+        tuned, gate = (self.tuned_documents, self.documents_gate) if documents else (self.tuned, self.skip_tuned_below)
+        if tuned is None:
             return head, unread
         # The cascade: a text the head alone scores below the gate keeps the head's probabilities (as if the tuned
         # encoder agreed); the rest are read by the tuned encoder too, in one batch.
         tuned_read = [
-            self.head.fuse(classifier_score(found, own), found.heuristic, len(found.normalized.suspicious))
-            >= self.skip_tuned_below
+            own_head.fuse(classifier_score(found, own), found.heuristic, len(found.normalized.suspicious)) >= gate
             for found, own in zip(evidence, per_evidence(evidence, head), strict=True)
         ]
         read = np.repeat(tuned_read, [len(found.classifier_texts) for found in evidence])
         result = head.copy()
         if read.any():
             chosen = np.flatnonzero(read)
-            result[chosen] = ensemble(head[chosen], self.tuned.probabilities([texts[i] for i in chosen]))
+            result[chosen] = ensemble(head[chosen], tuned.probabilities([texts[i] for i in chosen]))
         return result, tuned_read
 
     def detect(self, text: str, context: DetectorContext) -> Detection:
@@ -161,7 +178,7 @@ class InjectionDetector(Detector):
             "role": context.role.value,
             "backend": self.backend,
         }
-        if self.tuned is not None and context.role not in DOCUMENT_ROLES:
+        if self.tuned is not None:
             details["tuned_encoder"] = "read" if tuned_read else "skipped: the head alone scored it below the gate"
         if evidence.hits:
             details["matches"] = {hit.rule: hit.match for hit in evidence.hits}

@@ -24,8 +24,9 @@ FILE is one of:
 
 Scores are computed on precomputed embeddings (batched); ``p50_ms`` is the median latency of a whole ``detect``
 call, encoder included, over the first ``--timing-samples`` texts, each as its own request. With ``--backend tuned``,
-``tuned_encoder_read_share`` is the share of user turns the cascade sent on to the tuned encoder (the others were
-scored by the head alone: below the gate in ``weights/tuned/fusion.json``).
+``tuned_encoder_read_share`` is, per role, the share of texts the cascade sent on to the tuned encoder (the others
+were scored by their head alone: below the gate in ``weights/tuned/fusion.json``, for documents
+``weights/tuned_documents/fusion.json``).
 """
 
 from __future__ import annotations
@@ -147,17 +148,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     defaults = Injection(backend=args.backend)
     detector = InjectionDetector(backend=args.backend, model=args.model)
     user = defaults.user_thresholds(detector.thresholds).block_above  # as the guard reads the default policy
-    thresholds = {TextRole.USER: user, TextRole.CONTEXT: defaults.context.block_above}
+    thresholds = {TextRole.USER: user, TextRole.CONTEXT: defaults.context_thresholds(detector.thresholds).block_above}
     roles = [_role(s, args.data, args.role) for s in samples]
     spans = [span for s in samples for span in detector.heuristics(s.text).classifier_spans]
     encoder = embed_all(spans, args.embedding_cache) if args.backend != "hub" else None
-    scores, predicted, tuned_read = [], [], []
+    scores, predicted = [], []
+    tuned_read: dict[str, list[bool]] = {}  # per role: did the cascade run its second stage
     for sample, role in zip(samples, roles, strict=True):
         context = DetectorContext(role=role, embeddings=EmbeddingCache(encoder) if encoder else None)
         detection = detector.detect(sample.text, context)
         score = detection.score
-        if "tuned_encoder" in detection.details:  # backend tuned, user turns: did the cascade run its second stage
-            tuned_read.append(detection.details["tuned_encoder"] == "read")
+        if "tuned_encoder" in detection.details:  # backend tuned
+            tuned_read.setdefault(role.value, []).append(detection.details["tuned_encoder"] == "read")
         threshold = thresholds[role]
         assert threshold is not None
         scores.append(score)
@@ -184,7 +186,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     detector.warm_up()
     _, latencies = timed(one, timing)
     if tuned_read:
-        info["tuned_encoder_read_share"] = round(sum(tuned_read) / len(tuned_read), 4)
+        info["tuned_encoder_read_share"] = {role: round(sum(r) / len(r), 4) for role, r in tuned_read.items()}
     return {
         **info,
         "n": len(samples),

@@ -31,7 +31,7 @@ import copy
 import json
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +40,12 @@ import numpy.typing as npt
 import torch
 from safetensors.torch import save_file
 
-from detectors.base import DetectorContext
+from detectors.base import DetectorContext, TextRole
 from detectors.data import shared_data
 from detectors.evaluation import binary_metrics
 from detectors.injection.analysis import Evidence, analyse, classifier_score, per_evidence
 from detectors.injection.ceiling import ORDINARY
-from detectors.injection.detector import InjectionDetector
+from detectors.injection.detector import DOCUMENT_ROLES, InjectionDetector
 from detectors.injection.evaluate import load_samples
 from detectors.injection.head import fusion_features, sigmoid
 from detectors.injection.rules import RuleSet, builtin_rules
@@ -55,14 +55,21 @@ from detectors.injection.train import (
     classifier_rows,
     clinc_queries,
     development_documents,
+    documents_development,
+    documents_training_samples,
+    select_threshold,
     training_samples,
     user_thresholds,
     validation_samples,
 )
 from detectors.injection.tuned import (
+    DOCUMENTS_FUSION_FILE,
     FUSION_FILE,
     MAX_TOKENS,
+    TUNED_ADAPTER,
     TUNED_DIR,
+    TUNED_DOCUMENTS_ADAPTER,
+    TUNED_DOCUMENTS_DIR,
     TunedInjectionClassifier,
     ensemble,
     tuned_module,
@@ -71,6 +78,13 @@ from detectors.models.embeddings import EmbeddingCache
 from detectors.models.encoder import SharedEncoder, use_reference_precision
 
 LORA_TARGETS = ["query", "key", "value", "dense"]
+# The documents adapter's data: the document kinds of train.documents_training_samples, and this many of its other
+# rows (user turns and ordinary queries, drawn at random) so that it does not forget them.
+DOCUMENT_SOURCES = frozenset(
+    {"indirect", "benign_documents", "structured_indirect", "tool_results", "benign_tool_results", "repository",
+     "benign_repository", "long_tool_results"}
+)  # fmt: skip
+DOCUMENTS_OTHER_ROWS = 8000
 TOKENS_PER_BATCH = 4096  # batches hold about this many word pieces (padding included)
 MAX_BATCH = 64
 
@@ -151,6 +165,84 @@ def build(rank: int, seed: int) -> tuple[Any, Any]:
     return model, encoder.model.tokenizer  # type: ignore[attr-defined]
 
 
+def resumed(directory: Path, seed: int) -> tuple[Any, Any]:
+    """A fresh copy of the packaged MiniLM with a trained adapter and perceptron (``directory``), to train on."""
+    from peft import PeftModel
+    from safetensors.torch import load_file
+
+    torch.manual_seed(seed)
+    encoder = SharedEncoder(precision="float32")
+    transformer = copy.deepcopy(encoder.model[0].auto_model)  # type: ignore[index]
+    model = tuned_module(PeftModel.from_pretrained(transformer, str(directory), is_trainable=True), encoder.dimension)
+    model.head.load_state_dict(load_file(str(directory / "head.safetensors")))
+    return model, encoder.model.tokenizer  # type: ignore[attr-defined]
+
+
+def training_texts(tokenizer: Any, samples: Sequence[Sample], rules: RuleSet) -> Texts:
+    """Every distinct classifier text of the samples (windows and decoded payloads), labelled as its sample."""
+    rows = [row for s in samples for row in classifier_rows(s, analyse(s.text, rules))]
+    unique = dict.fromkeys((text, label) for _, text, label in rows)
+    return Texts(tokenizer, [t for t, _ in unique], [label for _, label in unique])
+
+
+def train_epochs(model: Any, train: Texts, epochs: int, lr: float, rng: random.Random) -> Iterator[int]:
+    """Train the adapter and the perceptron (AdamW, linear decay to 0, batches of similar lengths in a shuffled
+    order); yields after each epoch (its index)."""
+    model.train()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(trainable, lr=lr, weight_decay=0.01)
+    steps = epochs * len(train.batches())
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: max(0.0, 1.0 - step / max(1, steps)))
+    for epoch in range(epochs):
+        for rows in train.batches(rng):
+            ids, mask, labels = train.tensors(rows)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(model(ids, mask), labels)
+            optimiser.zero_grad()
+            loss.backward()  # type: ignore[no-untyped-call]
+            optimiser.step()
+            schedule.step()
+        yield epoch
+
+
+def save(model: Any, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    model.transformer.save_pretrained(str(out))
+    save_file({k: v.contiguous() for k, v in model.head.state_dict().items()}, str(out / "head.safetensors"))
+    (out / "README.md").unlink(missing_ok=True)  # peft's empty model card template; ours is MODEL_CARD.md
+
+
+def run_documents(epochs: int, seed: int, lr: float, out: Path | None, limit: int | None = None) -> dict[str, Any]:
+    """The documents adapter: the user adapter (``weights/tuned``) trained on, for ``epochs`` more, on the document
+    rows of the documents head's data (hidden instructions in prose, tool results, repository files, long results
+    and their benign twins) and ``DOCUMENTS_OTHER_ROWS`` of its other rows, so that it keeps what it knew. No epoch
+    selection: the thresholds, fusion and gate come from ``--fit-fusion --documents``."""
+    started = time.perf_counter()
+    model, tokenizer = resumed(TUNED_DIR, seed)
+    rng = random.Random(seed)
+    samples = documents_training_samples()
+    documents = [s for s in samples if s.source in DOCUMENT_SOURCES]
+    others = rng.sample([s for s in samples if s.source not in DOCUMENT_SOURCES], DOCUMENTS_OTHER_ROWS)
+    if limit is not None:  # a quick check: ``limit`` rows of each
+        documents, others = rng.sample(documents, limit), others[:limit]
+    train = training_texts(tokenizer, documents + others, builtin_rules())
+    history = []
+    for epoch in train_epochs(model, train, epochs, lr, rng):
+        history.append({"epoch": epoch + 1, "minutes": _minutes(started)})
+        print(json.dumps(history[-1]), flush=True)
+    if out is not None:
+        save(model, out)
+    return {
+        "epochs": epochs,
+        "lr": lr,
+        "seed": seed,
+        "documents": len(documents),
+        "other_rows": len(others),
+        "training_texts": len(train),
+        "history": history,
+        "minutes": _minutes(started),
+    }
+
+
 def run(epochs: int, rank: int, seed: int, lr: float, limit: int | None, out: Path | None) -> dict[str, Any]:
     started = time.perf_counter()
     rules = builtin_rules()
@@ -159,27 +251,14 @@ def run(epochs: int, rank: int, seed: int, lr: float, limit: int | None, out: Pa
     samples = training_samples()
     if limit is not None:
         samples = rng.sample(samples, limit)
-    rows = [row for s in samples for row in classifier_rows(s, analyse(s.text, rules))]
-    unique = dict.fromkeys((text, label) for _, text, label in rows)
-    train = Texts(tokenizer, [t for t, _ in unique], [label for _, label in unique])
+    train = training_texts(tokenizer, samples, rules)
     validation = SampleScorer(tokenizer, validation_samples(), rules)
     clinc_val = [Sample(q, 0, "clinc_val") for q in clinc_queries("val") + clinc_queries("oos_val")]
     clinc_validation = SampleScorer(tokenizer, clinc_val, rules)
     prepared = round(time.perf_counter() - started, 1)
 
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimiser = torch.optim.AdamW(trainable, lr=lr, weight_decay=0.01)
-    steps = epochs * len(train.batches())
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: max(0.0, 1.0 - step / max(1, steps)))
     best_auc, best_state, history = -1.0, None, []
-    for epoch in range(epochs):
-        for rows_ in train.batches(rng):
-            ids, mask, labels = train.tensors(rows_)
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(model(ids, mask), labels)
-            optimiser.zero_grad()
-            loss.backward()  # type: ignore[no-untyped-call]
-            optimiser.step()
-            schedule.step()
+    for epoch in train_epochs(model, train, epochs, lr, rng):
         auc = binary_metrics(validation.labels.tolist(), validation.scores(model).tolist(), 0.5)["roc_auc"]
         history.append({"epoch": epoch + 1, "validation_roc_auc": auc, "minutes": _minutes(started)})
         print(json.dumps(history[-1]), flush=True)
@@ -189,9 +268,7 @@ def run(epochs: int, rank: int, seed: int, lr: float, limit: int | None, out: Pa
     if best_state is not None:
         model.load_state_dict(best_state, strict=False)
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        model.transformer.save_pretrained(str(out))
-        save_file({k: v.contiguous() for k, v in model.head.state_dict().items()}, str(out / "head.safetensors"))
+        save(model, out)
 
     validation_scores = validation.scores(model)
     clinc_scores = clinc_validation.scores(model)
@@ -234,19 +311,12 @@ def fit_fusion(out: Path = FUSION_FILE) -> dict[str, Any]:
     """Fit the ensemble's fusion with the rules on S-Labs validation and the development documents (as train.py fits
     the head's), choose its thresholds by the head's rules and the cascade's gate (``choose_gate``), and write them
     with the validation metrics to ``out``."""
-    from sklearn.linear_model import LogisticRegression
-
     validation = validation_samples()
     fusion_samples = [*validation, *development_documents()]
     clinc_val = [Sample(q, 0, "clinc_val") for q in clinc_queries("val") + clinc_queries("oos_val")]
     inputs = {name: fusion_inputs(rows) for name, rows in (("fit", fusion_samples), ("clinc", clinc_val))}
     features = {name: by_classifier["ensemble"] for name, by_classifier in inputs.items()}
-    fusion = LogisticRegression(C=1.0, max_iter=1000).fit(features["fit"], [s.label for s in fusion_samples])
-    coefficients, intercept = fusion.coef_[0].astype(np.float64), float(fusion.intercept_[0])
-
-    def fused(rows: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        return np.asarray(sigmoid(rows @ coefficients + intercept), dtype=np.float64)
-
+    fused, fusion = fit_logistic(features["fit"], [s.label for s in fusion_samples])
     labels, scores = [s.label for s in validation], fused(features["fit"][: len(validation)]).tolist()
     clinc = fused(features["clinc"]).tolist()
     thresholds = user_thresholds(labels, scores, clinc)
@@ -256,11 +326,7 @@ def fit_fusion(out: Path = FUSION_FILE) -> dict[str, Any]:
     report = {
         "what": "the tuned ensemble's fusion and thresholds, chosen on validation (python -m detectors.injection.tune)",
         "command": "python -m detectors.injection.tune --fit-fusion",
-        "fusion": {
-            "features": ["logit(ensemble)", "heuristic", "obfuscations"],
-            "coefficients": [round(float(x), 4) for x in coefficients],
-            "intercept": round(intercept, 4),
-        },
+        "fusion": fusion,
         "thresholds": thresholds,
         "gate": {
             "skip_tuned_below": gate,
@@ -279,6 +345,63 @@ def fit_fusion(out: Path = FUSION_FILE) -> dict[str, Any]:
     return report
 
 
+def fit_documents_fusion(out: Path = DOCUMENTS_FUSION_FILE) -> dict[str, Any]:
+    """The documents ensemble's fusion, fitted as train.py fits the documents head's (S-Labs validation and the
+    documents' development set), its ``context`` threshold by the documents head's rule (the lowest with at most 1%
+    of the benign development documents above it) and its cascade gate (``choose_gate``, on the same texts)."""
+    validation, documents = validation_samples(), documents_development()
+    samples = [*validation, *documents]
+    inputs = fusion_inputs(samples, TextRole.CONTEXT)
+    fused, fusion = fit_logistic(inputs["ensemble"], [s.label for s in samples])
+    labels, scores = [s.label for s in documents], fused(inputs["ensemble"][len(validation) :])
+    context = select_threshold(labels, scores.tolist(), 0.01, objective="recall")
+    gate = choose_gate(fused(inputs["head"]), fused(inputs["ensemble"]), context)
+    by_source: dict[str, dict[str, float]] = {}
+    for source in dict.fromkeys(s.source for s in documents):
+        chosen = np.asarray([s.source == source for s in documents])
+        key = "recall" if documents[int(np.argmax(chosen))].label else "fpr"
+        by_source[source] = {"n": int(chosen.sum()), key: round(float((scores[chosen] > context).mean()), 4)}
+    report = {
+        "what": "the documents ensemble's fusion and threshold, chosen on the documents' development set "
+        "(python -m detectors.injection.tune)",
+        "command": "python -m detectors.injection.tune --fit-fusion --documents",
+        "fusion": fusion,
+        "thresholds": {"context": context},
+        "gate": {
+            "skip_tuned_below": gate,
+            "rule": "the highest of GATES at which no text of S-Labs validation and the documents' development set "
+            "that the documents head alone scores below it is above the context threshold with the ensemble",
+            "development_documents_skipping_the_tuned_encoder": round(
+                float(np.mean(fused(inputs["head"][len(validation) :]) < gate)), 4
+            ),
+        },
+        "development_documents": binary_metrics(labels, scores.tolist(), context),
+        "development_documents_by_source": by_source,
+    }
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    return report
+
+
+def fit_logistic(
+    features: npt.NDArray[np.float64], labels: Sequence[int]
+) -> tuple[Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]], dict[str, Any]]:
+    """A fusion fitted by logistic regression (as train.py fits the heads'): the fused score of feature rows, and
+    the fusion as fusion.json records it."""
+    from sklearn.linear_model import LogisticRegression
+
+    fitted = LogisticRegression(C=1.0, max_iter=1000).fit(features, labels)
+    coefficients, intercept = fitted.coef_[0].astype(np.float64), float(fitted.intercept_[0])
+
+    def fused(rows: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.asarray(sigmoid(rows @ coefficients + intercept), dtype=np.float64)
+
+    return fused, {
+        "features": ["logit(ensemble)", "heuristic", "obfuscations"],
+        "coefficients": [round(float(x), 4) for x in coefficients],
+        "intercept": round(intercept, 4),
+    }
+
+
 def choose_gate(
     head: npt.NDArray[np.float64], ensemble: npt.NDArray[np.float64], review: float, gates: Sequence[float] = GATES
 ) -> float:
@@ -290,10 +413,10 @@ def choose_gate(
     return max((g for g in gates if g <= lowest and g < review), default=0.0)
 
 
-def fusion_inputs(samples: Sequence[Sample]) -> dict[str, npt.NDArray[np.float64]]:
+def fusion_inputs(samples: Sequence[Sample], role: TextRole = TextRole.USER) -> dict[str, npt.NDArray[np.float64]]:
     """Per sample, the fusion's inputs (classifier score, heuristic, obfuscations) with the ensemble's classifier
-    score (``ensemble``) and with the head's alone (``head``), as the detector reads them."""
-    evidence, head, alone = classifier_outputs(samples)
+    score (``ensemble``) and with the head's alone (``head``), as the detector reads them in ``role``."""
+    evidence, head, alone = classifier_outputs(samples, role)
     rows: dict[str, list[npt.NDArray[np.float64]]] = {"ensemble": [], "head": []}
     for name, probabilities in (("ensemble", ensemble(head, alone)), ("head", head)):
         for found, p in zip(evidence, per_sample(evidence, probabilities), strict=True):
@@ -302,13 +425,17 @@ def fusion_inputs(samples: Sequence[Sample]) -> dict[str, npt.NDArray[np.float64
 
 
 def classifier_outputs(
-    samples: Sequence[Sample],
+    samples: Sequence[Sample], role: TextRole = TextRole.USER
 ) -> tuple[list[Evidence], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Each sample's evidence, and the head's and the tuned encoder's probabilities for all their classifier texts
-    (in order). Both models are loaded once per process (the model runtime caches them)."""
-    head_detector, tuned = InjectionDetector(), TunedInjectionClassifier()
+    (in order): the user head and adapter, or for documents the documents head and adapter. The models are loaded
+    once per process (the model runtime caches them)."""
+    documents = role in DOCUMENT_ROLES
+    head_detector = InjectionDetector()
+    tuned = TunedInjectionClassifier(TUNED_DOCUMENTS_ADAPTER if documents else TUNED_ADAPTER)
     evidence = [head_detector.heuristics(s.text) for s in samples]
-    head = head_detector.classifier_probabilities(evidence, DetectorContext(embeddings=EmbeddingCache()))
+    context = DetectorContext(role=role, embeddings=EmbeddingCache())
+    head = head_detector.classifier_probabilities(evidence, context)
     return evidence, head, tuned.probabilities([t for found in evidence for t in found.classifier_texts])
 
 
@@ -348,20 +475,38 @@ def per_sample(evidence: Sequence[Evidence], probabilities: npt.NDArray[np.float
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=None, help="default 3 (1 with --documents)")
     parser.add_argument("--rank", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--lr", type=float, default=None, help="default 5e-4 (2e-4 with --documents)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="train on N sampled rows only (quick checks)")
-    parser.add_argument("--out", type=Path, default=TUNED_DIR, help="directory for the adapter and the head")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="directory for the adapter and the head (default: "
+        "the shipped weights/tuned, or weights/tuned_documents with --documents)",
+    )
+    parser.add_argument(
+        "--documents",
+        action="store_true",
+        help="the documents adapter (from the user adapter, "
+        "1 epoch, lr 2e-4 unless given); with --fit-fusion: the documents fusion",
+    )
     parser.add_argument("--fit-fusion", action="store_true", help="fit the ensemble's fusion and thresholds")
     parser.add_argument("--compare", action="store_true", help="head, tuned encoder and ensemble, classifiers alone")
     args = parser.parse_args(argv)
     use_reference_precision()
     if args.fit_fusion or args.compare:
-        print(json.dumps(fit_fusion() if args.fit_fusion else compare(), sort_keys=True))
+        fitted = fit_documents_fusion if args.documents else fit_fusion
+        print(json.dumps(fitted() if args.fit_fusion else compare(), sort_keys=True))
         return
-    print(json.dumps(run(args.epochs, args.rank, args.seed, args.lr, args.limit, args.out), sort_keys=True))
+    if args.documents:
+        out = args.out or TUNED_DOCUMENTS_DIR
+        report = run_documents(args.epochs or 1, args.seed, args.lr or 2e-4, out, args.limit)
+    else:
+        report = run(args.epochs or 3, args.rank, args.seed, args.lr or 5e-4, args.limit, args.out or TUNED_DIR)
+    print(json.dumps(report, sort_keys=True))
 
 
 if __name__ == "__main__":

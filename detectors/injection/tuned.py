@@ -10,7 +10,9 @@ window of a user turn.
 Alone it is better than the head on S-Labs but worse on ordinary task prompts (self-instruct); the mean of the two
 classifiers' logits is better than either at the block threshold (MODEL_CARD.md "Tuned encoder"), so
 ``backend: tuned`` scores user turns with that ensemble, fused with the rules by its own fusion (``fusion.json``).
-Documents keep the documents head.
+Documents get the same shape of their own: the documents head with a second adapter (``weights/tuned_documents``,
+the user adapter trained on for one more epoch on the document rows, ``tune.py --documents``) and its own fusion,
+threshold and gate (``tuned_documents/fusion.json``).
 
 The tuned pass is a cascade's second stage: a text whose score with the head alone (the head's probabilities read
 as the ensemble's, through the ensemble's fusion) is below ``fusion.json``'s gate is scored by the head alone; only
@@ -35,6 +37,8 @@ from detectors.models.spec import ModelSource, ModelSpec
 
 TUNED_DIR = Path(__file__).parent / "weights" / "tuned"
 FUSION_FILE = TUNED_DIR / "fusion.json"
+TUNED_DOCUMENTS_DIR = Path(__file__).parent / "weights" / "tuned_documents"
+DOCUMENTS_FUSION_FILE = TUNED_DOCUMENTS_DIR / "fusion.json"
 MAX_TOKENS = 256
 
 TUNED_ADAPTER = ModelSpec(
@@ -49,7 +53,19 @@ TUNED_ADAPTER = ModelSpec(
     },
     description="LoRA adapter (rank 8) on all-MiniLM-L6-v2 and a perceptron, fine-tuned for injection (ours)",
 )
-MODEL_SPECS = [TUNED_ADAPTER]
+TUNED_DOCUMENTS_ADAPTER = ModelSpec(
+    name="injection-documents-minilm-lora",
+    kind="injection-adapter",
+    source=ModelSource.PACKAGED,
+    location="detectors.injection",
+    subdir="weights/tuned_documents",
+    sha256={
+        "adapter_model.safetensors": "6884d97174c2ba181c2cff127a9e20f7d081940b7e15d77d331e5a38de3a3dff",
+        "head.safetensors": "85e48713fedf8180092af61ff99c4356aa6d3e943cf9576f1204433b5177a9bc",
+    },
+    description="the injection adapter trained on for documents and tool results (ours)",
+)
+MODEL_SPECS = [TUNED_ADAPTER, TUNED_DOCUMENTS_ADAPTER]
 
 
 def tuned_module(transformer: Any, dimension: int, hidden: int = 256) -> Any:

@@ -56,6 +56,7 @@ class InjectionGuard(Guard):
         self.detector = detector_for(settings.backend, settings.model, settings.rules_file)
         self.roles = {_ROLES[r] for r in settings.roles}
         self.user_thresholds = settings.user_thresholds(self.detector.thresholds)
+        self.context_thresholds = settings.context_thresholds(self.detector.thresholds)
 
     def warm_up(self) -> None:
         self.detector.warm_up()
@@ -68,7 +69,7 @@ class InjectionGuard(Guard):
         return [t for t in found if t.text.strip()]
 
     def thresholds(self, role: TextRole) -> Thresholds:
-        return self.user_thresholds if role is TextRole.USER else self.settings.context
+        return self.user_thresholds if role is TextRole.USER else self.context_thresholds
 
     async def check_request(self, exchange: Exchange) -> list[Verdict]:
         targets = self.targets(exchange)

@@ -16,7 +16,7 @@ from detectors.base import DetectorContext, ModelUnavailableError, TextRole
 from detectors.injection import InjectionDetector
 from detectors.injection.head import DEFAULT_DOCUMENTS_HEAD, DEFAULT_HEAD, WEIGHTS_DIR, InjectionHead
 from detectors.injection.hub import MODEL_SPECS, HubInjectionClassifier
-from detectors.injection.tuned import FUSION_FILE
+from detectors.injection.tuned import DOCUMENTS_FUSION_FILE, FUSION_FILE
 from detectors.injection.windows import windows
 from detectors.models import EmbeddingCache, ModelRuntime, ModelSource, ModelSpec
 from detectors.models.catalog import all_specs
@@ -51,16 +51,19 @@ def test_the_committed_heads_load_and_their_thresholds_are_the_policy_defaults()
     # The head's user threshold flags for review; blocking waits for a score with 1% validation false positives.
     assert head.thresholds["block"] > head.thresholds["user"]
     assert set(head.thresholds) == {"user", "block"} and set(documents.thresholds) == {"context"}
-    assert documents.thresholds["context"] == defaults.context.block_above
     assert InjectionDetector().thresholds == {**head.thresholds, **documents.thresholds}
     # The policy's user-turn defaults are the default backend's (tuned: its fusion's); a policy that chooses the head
     # alone and sets no thresholds gets the head's.
     assert defaults.backend == "tuned"
     tuned = json.loads(FUSION_FILE.read_text())["thresholds"]
     assert (defaults.block_above, defaults.escalate_above) == (tuned["block"], tuned["user"])
-    assert InjectionDetector(backend="tuned").thresholds == {**tuned, **documents.thresholds}
+    tuned_documents = json.loads(DOCUMENTS_FUSION_FILE.read_text())["thresholds"]
+    assert defaults.context.block_above == tuned_documents["context"]
+    assert InjectionDetector(backend="tuned").thresholds == {**tuned, **tuned_documents}
     plain = Injection(backend="embedding").user_thresholds(head.thresholds)
     assert (plain.block_above, plain.escalate_above) == (head.thresholds["block"], head.thresholds["user"])
+    plain_documents = Injection(backend="embedding").context_thresholds(documents.thresholds)
+    assert plain_documents.block_above == documents.thresholds["context"]
 
 
 def test_documents_are_scored_by_the_documents_head(detector: InjectionDetector) -> None:

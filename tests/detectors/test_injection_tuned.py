@@ -13,7 +13,15 @@ from detectors.base import DetectorContext, ModelUnavailableError, TextRole
 from detectors.injection.detector import InjectionDetector
 from detectors.injection.head import logit
 from detectors.injection.tune import choose_gate
-from detectors.injection.tuned import FUSION_FILE, TUNED_ADAPTER, TunedInjectionClassifier, ensemble, tuned_gate
+from detectors.injection.tuned import (
+    DOCUMENTS_FUSION_FILE,
+    FUSION_FILE,
+    TUNED_ADAPTER,
+    TUNED_DOCUMENTS_ADAPTER,
+    TunedInjectionClassifier,
+    ensemble,
+    tuned_gate,
+)
 from detectors.models.runtime import ModelRuntime
 from detectors.models.spec import ModelSource, ModelSpec
 from policies.schema import Injection
@@ -49,32 +57,46 @@ class RecordingTuned:
         return np.full(len(texts), 0.99)
 
 
-def cascade(gate: float | None) -> tuple[InjectionDetector, RecordingTuned]:
-    detector, tuned = InjectionDetector(backend="tuned", skip_tuned_below=gate), RecordingTuned()
-    detector.tuned = tuned  # type: ignore[assignment]
-    return detector, tuned
+def cascade(gate: float | None) -> tuple[InjectionDetector, RecordingTuned, RecordingTuned]:
+    detector, tuned, documents = (
+        InjectionDetector(backend="tuned", skip_tuned_below=gate),
+        RecordingTuned(),
+        RecordingTuned(),
+    )
+    detector.tuned, detector.tuned_documents = tuned, documents  # type: ignore[assignment]
+    return detector, tuned, documents
 
 
 def test_the_cascade_sends_on_only_the_texts_the_head_alone_scores_at_or_above_the_gate() -> None:
-    detector, tuned = cascade(None)
+    detector, tuned, _ = cascade(None)
     assert detector.skip_tuned_below == tuned_gate() > 0
     question, attack = detector.detect_many([BENIGN, ATTACK], DetectorContext())
     assert question.details["tuned_encoder"].startswith("skipped") and attack.details["tuned_encoder"] == "read"
     assert tuned.asked == [ATTACK]  # one batch, the attack's windows only
     # Below the gate the head's probabilities stand in for the ensemble's: the score is the head's, fused as the
     # ensemble's would be; with the gate at 0 the (stand-in) tuned encoder reads the question too and raises it.
-    everything, tuned_all = cascade(0.0)
+    everything, tuned_all, _ = cascade(0.0)
     read = everything.detect(BENIGN, DetectorContext())
     assert tuned_all.asked == [BENIGN] and read.details["tuned_encoder"] == "read" and read.score > question.score
-    # Documents are the documents head's alone: no cascade, no tuned encoder.
-    document = everything.detect(ATTACK, DetectorContext(role=TextRole.TOOL))
-    assert "tuned_encoder" not in document.details and tuned_all.asked == [BENIGN]
 
 
-def test_the_adapter_files_are_pinned_by_digest() -> None:
-    assert TUNED_ADAPTER.source is ModelSource.PACKAGED
-    directory = TUNED_ADAPTER.verify()
-    assert set(TUNED_ADAPTER.sha256) == {"adapter_model.safetensors", "head.safetensors"}
+def test_documents_have_a_cascade_of_their_own_with_the_documents_adapter() -> None:
+    detector, tuned, documents = cascade(None)
+    assert detector.documents_gate == tuned_gate(DOCUMENTS_FUSION_FILE) > 0
+    planted = f"From: alice@example.com\nSubject: invoice\n\nHi, see the invoice attached. {ATTACK}"
+    receipt = "From: alice@example.com\nSubject: lunch\n\nThanks for lunch yesterday, see you on Friday."
+    context = DetectorContext(role=TextRole.TOOL)
+    benign, attack = detector.detect_many([receipt, planted], context)
+    assert benign.details["tuned_encoder"].startswith("skipped") and attack.details["tuned_encoder"] == "read"
+    assert documents.asked == [planted] and tuned.asked == []  # the user adapter never reads a document
+    assert attack.details["indirect"] and attack.score > benign.score
+
+
+@pytest.mark.parametrize("spec", [TUNED_ADAPTER, TUNED_DOCUMENTS_ADAPTER], ids=lambda spec: spec.name)
+def test_the_adapter_files_are_pinned_by_digest(spec: ModelSpec) -> None:
+    assert spec.source is ModelSource.PACKAGED
+    directory = spec.verify()
+    assert set(spec.sha256) == {"adapter_model.safetensors", "head.safetensors"}
     assert (directory / "adapter_config.json").is_file()
 
 
@@ -88,6 +110,19 @@ def test_policy_thresholds_come_from_the_backends_validation_choice_unless_the_p
     head = {"user": 0.43, "block": 0.58}  # another backend's choice: unset thresholds follow the backend in use
     plain = Injection(backend="embedding").user_thresholds(head)
     assert (plain.block_above, plain.escalate_above, plain.log_above) == (0.58, 0.43, Injection().log_above)
+
+
+def test_document_thresholds_come_from_the_backends_choice_unless_the_policy_sets_them() -> None:
+    chosen = {"context": json.loads(DOCUMENTS_FUSION_FILE.read_text())["thresholds"]["context"]}
+    tuned = Injection().context_thresholds(chosen)
+    assert tuned.block_above == chosen["context"] and tuned.log_above is not None
+    assert tuned.log_above <= chosen["context"]
+    explicit = Injection.model_validate({"context": {"block_above": 0.9}}).context_thresholds(chosen)
+    assert (explicit.block_above, explicit.log_above) == (0.9, None)  # what the policy wrote, as written
+    logged = Injection.model_validate({"context": {"log_above": 0.1}}).context_thresholds({"context": 0.58})
+    assert (logged.block_above, logged.log_above) == (0.58, 0.1)
+    assert InjectionDetector(backend="tuned").thresholds["context"] == chosen["context"]
+    assert InjectionDetector().thresholds["context"] != chosen["context"]  # the documents head's own
 
 
 def test_weights_that_do_not_match_the_digest_are_refused(tmp_path) -> None:
@@ -115,6 +150,13 @@ def test_the_adapter_loads_into_a_copy_and_separates_attacks_from_questions() ->
     np.testing.assert_array_equal(before, encoder.encode([ATTACK]))  # the shared encoder is untouched
 
 
+def scored(detector: InjectionDetector, texts: list[str], context: DetectorContext) -> list[float]:
+    """The detector's scores, 64 texts per batch (as a conversation's turns are scored together)."""
+    return [
+        d.score for start in range(0, len(texts), 64) for d in detector.detect_many(texts[start : start + 64], context)
+    ]
+
+
 @pytest.mark.slow
 def test_the_tuned_backend_reproduces_its_recorded_validation_metrics(shared_data) -> None:
     shared_data("injection/s-labs/validation.csv")
@@ -125,10 +167,7 @@ def test_the_tuned_backend_reproduces_its_recorded_validation_metrics(shared_dat
     use_reference_precision()
     detector = InjectionDetector(backend="tuned")
     samples = validation_samples()
-    scores = []
-    for start in range(0, len(samples), 64):
-        texts = [s.text for s in samples[start : start + 64]]
-        scores += [d.score for d in detector.detect_many(texts, DetectorContext())]
+    scores = scored(detector, [s.text for s in samples], DetectorContext())
     recorded = json.loads(FUSION_FILE.read_text())
     assert detector.thresholds["block"] == recorded["thresholds"]["block"]
     labels = [s.label for s in samples]
@@ -148,3 +187,35 @@ def test_the_training_script_writes_an_adapter_the_classifier_loads(shared_data,
     spec = ModelSpec(name="tiny-tuned", kind="injection-adapter", source=ModelSource.LOCAL, location=str(tmp_path))
     probabilities = TunedInjectionClassifier(spec, models=ModelRuntime(workers=1)).probabilities([ATTACK, BENIGN])
     assert probabilities.shape == (2,) and np.all((probabilities >= 0) & (probabilities <= 1))
+
+
+@pytest.mark.slow
+def test_the_documents_ensemble_reproduces_its_recorded_development_metrics(shared_data) -> None:
+    shared_data("injection/s-labs/validation.csv")
+    from detectors.evaluation import binary_metrics
+    from detectors.injection.train import documents_development
+    from detectors.models.encoder import use_reference_precision
+
+    use_reference_precision()
+    documents = documents_development()
+    scores = scored(
+        InjectionDetector(backend="tuned"), [s.text for s in documents], DetectorContext(role=TextRole.CONTEXT)
+    )
+    recorded = json.loads(DOCUMENTS_FUSION_FILE.read_text())
+    report = binary_metrics([s.label for s in documents], scores, recorded["thresholds"]["context"])
+    for key in ("precision", "recall", "f1", "fpr", "roc_auc"):
+        assert report[key] == pytest.approx(recorded["development_documents"][key], abs=0.002), key
+
+
+@pytest.mark.slow
+def test_the_documents_training_continues_from_the_user_adapter(shared_data, tmp_path) -> None:
+    shared_data("injection/s-labs/test.csv")
+    from detectors.injection.tune import run_documents
+
+    report = run_documents(epochs=1, seed=0, lr=2e-4, out=tmp_path, limit=40)
+    assert report["documents"] == report["other_rows"] == 40 and len(report["history"]) == 1
+    spec = ModelSpec(name="tiny-documents", kind="injection-adapter", source=ModelSource.LOCAL, location=str(tmp_path))
+    trained = TunedInjectionClassifier(spec, models=ModelRuntime(workers=1)).probabilities([ATTACK, BENIGN])
+    user = TunedInjectionClassifier(precision="float32").probabilities([ATTACK, BENIGN])
+    assert trained[0] > 0.5 > trained[1]  # it starts from the user adapter: already tells the two apart
+    assert not np.allclose(trained, user)  # and has been trained on
