@@ -1,4 +1,4 @@
-"""`python -m detectors.injection.tune`: fine-tune a LoRA adapter on the shared encoder for the user head's data.
+"""`python -m detectors.injection.tune`: fine-tune LoRA adapters on the shared encoder for the injection heads' data.
 
 The ceiling measurement (ceiling.py, MODEL_CARD "What the frozen encoder costs") found that only a fine-tuned encoder
 reaches the S-Labs target, and that training on S-Labs alone wrecks ordinary queries. This script fine-tunes on the
@@ -20,8 +20,12 @@ measured:
 ``--limit N`` trains on N rows (a quick check). Writes the adapter and the head to ``--out`` (default: the
 shipped ``weights/tuned/``; about 30 minutes for 3 epochs on two cores). Then ``--fit-fusion`` fits the ensemble's
 fusion with the rules and chooses its thresholds (``weights/tuned/fusion.json``, the ``backend: tuned`` defaults),
-and ``--compare`` reports the head, the tuned encoder and their ensemble side by side (classifiers alone). Last line:
-JSON.
+and ``--compare`` reports the head, the tuned encoder and their ensemble side by side (classifiers alone).
+
+``--documents`` trains the documents adapter instead (``weights/tuned_documents/``): the user adapter trained on for
+one more epoch on the document rows of the documents head's data and 8,000 of its other rows (``run_documents``,
+about 10 minutes); ``--fit-fusion --documents`` then fits the documents ensemble's fusion, its ``context`` threshold
+and its gate on the documents' development set. Last line: JSON.
 """
 
 from __future__ import annotations
