@@ -319,7 +319,11 @@ def documents_validation_report(head: InjectionHead, encoder: PrecomputedEncoder
     """Metrics of the documents head at its threshold on the development documents, overall and per kind."""
     documents = documents_development()
     scores, _ = Scorer(head, encoder, rules).scores(documents)
-    context = head.thresholds["context"]
+    return development_report(documents, scores, head.thresholds["context"])
+
+
+def development_report(documents: Sequence[Sample], scores: Sequence[float], context: float) -> dict[str, Any]:
+    """Metrics at the document threshold ``context`` on the development documents, overall and per kind."""
     grouped: dict[tuple[str, int], list[float]] = {}
     for sample, score in zip(documents, scores, strict=True):
         grouped.setdefault((sample.source, sample.label), []).append(score)

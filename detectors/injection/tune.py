@@ -59,6 +59,7 @@ from detectors.injection.train import (
     classifier_rows,
     clinc_queries,
     development_documents,
+    development_report,
     documents_development,
     documents_training_samples,
     select_threshold,
@@ -360,11 +361,6 @@ def fit_documents_fusion(out: Path = DOCUMENTS_FUSION_FILE) -> dict[str, Any]:
     labels, scores = [s.label for s in documents], fused(inputs["ensemble"][len(validation) :])
     context = select_threshold(labels, scores.tolist(), 0.01, objective="recall")
     gate = choose_gate(fused(inputs["head"]), fused(inputs["ensemble"]), context)
-    by_source: dict[str, dict[str, float]] = {}
-    for source in dict.fromkeys(s.source for s in documents):
-        chosen = np.asarray([s.source == source for s in documents])
-        key = "recall" if documents[int(np.argmax(chosen))].label else "fpr"
-        by_source[source] = {"n": int(chosen.sum()), key: round(float((scores[chosen] > context).mean()), 4)}
     report = {
         "what": "the documents ensemble's fusion and threshold, chosen on the documents' development set "
         "(python -m detectors.injection.tune)",
@@ -379,8 +375,7 @@ def fit_documents_fusion(out: Path = DOCUMENTS_FUSION_FILE) -> dict[str, Any]:
                 float(np.mean(fused(inputs["head"][len(validation) :]) < gate)), 4
             ),
         },
-        "development_documents": binary_metrics(labels, scores.tolist(), context),
-        "development_documents_by_source": by_source,
+        **development_report(documents, scores.tolist(), context),
     }
     out.write_text(json.dumps(report, indent=1) + "\n")
     return report
