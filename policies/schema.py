@@ -258,10 +258,10 @@ class Injection(ScoredGuard):
     block_above: Score | None = 0.68
     escalate_above: Score | None = 0.315
     log_above: Score | None = 0.3
-    context: Thresholds = Thresholds(block_above=0.315, log_above=0.3)
+    context: Thresholds = Thresholds(block_above=0.325, log_above=0.3)
     """Thresholds for documents: system messages, `railguard.context` documents and tool results (indirect
     injection). The block threshold, when unset, is the one chosen on the documents' development set for the
-    backend: 0.315 for `tuned` (the documents head with its own fine-tuned encoder), 0.58 for the others (the
+    backend: 0.325 for `tuned` (the documents head with its own fine-tuned encoder), 0.58 for the others (the
     documents head alone)."""
     roles: list[InjectionRole] = Field(default_factory=lambda: list[InjectionRole](["user", "context", "tool"]))
     """What is scanned: `user` (every user turn, not only the last), `context` (documents sent as

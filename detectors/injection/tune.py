@@ -51,7 +51,7 @@ from detectors.injection.analysis import Evidence, analyse, classifier_score, pe
 from detectors.injection.ceiling import ORDINARY
 from detectors.injection.detector import DOCUMENT_ROLES, InjectionDetector
 from detectors.injection.evaluate import load_samples
-from detectors.injection.head import fusion_features, sigmoid
+from detectors.injection.head import fused_scores, fusion_features
 from detectors.injection.rules import RuleSet, builtin_rules
 from detectors.injection.train import (
     SLABS,
@@ -392,7 +392,7 @@ def fit_logistic(
     coefficients, intercept = fitted.coef_[0].astype(np.float64), float(fitted.intercept_[0])
 
     def fused(rows: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        return np.asarray(sigmoid(rows @ coefficients + intercept), dtype=np.float64)
+        return fused_scores(rows, coefficients, intercept)
 
     return fused, {
         "features": ["logit(ensemble)", "heuristic", "obfuscations"],

@@ -12,7 +12,7 @@ import pytest
 from detectors.base import DetectorContext, ModelUnavailableError, TextRole
 from detectors.injection.detector import InjectionDetector
 from detectors.injection.head import logit
-from detectors.injection.tune import choose_gate
+from detectors.injection.tune import choose_gate, fit_logistic
 from detectors.injection.tuned import (
     DOCUMENTS_FUSION_FILE,
     FUSION_FILE,
@@ -34,6 +34,19 @@ def test_the_ensemble_is_the_mean_of_the_two_logits() -> None:
     head, tuned = np.array([0.9, 0.2, 0.5]), np.array([0.5, 0.6, 0.5])
     combined = ensemble(head, tuned)
     np.testing.assert_allclose(logit(combined), (logit(head) + logit(tuned)) / 2, atol=1e-9)
+
+
+def test_the_fitted_fusion_is_floored_by_the_rules_as_the_heads_is() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 400)
+    classifier = np.clip(labels * 0.8 + rng.normal(0.1, 0.1, 400), 0.01, 0.99)
+    rows = np.column_stack([logit(classifier), rng.choice([0.0, 0.55, 0.9], 400), rng.integers(0, 2, 400)])
+    fused, fusion = fit_logistic(rows, labels.tolist())
+    scores = fused(rows)
+    assert np.all(scores >= rows[:, 1])
+    disputed = (rows[:, 1] == 0.9) & (classifier < 0.05)
+    assert disputed.any() and np.allclose(scores[disputed], 0.9)
+    assert fusion["features"] == ["logit(ensemble)", "heuristic", "obfuscations"]
 
 
 def test_the_gate_is_the_highest_candidate_that_skips_no_text_the_ensemble_flags() -> None:
