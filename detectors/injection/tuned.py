@@ -98,7 +98,8 @@ def ensemble(head: npt.NDArray[np.float64], tuned: npt.NDArray[np.float64]) -> n
 
 
 def tuned_head(head: InjectionHead, path: Path = FUSION_FILE) -> InjectionHead:
-    """The user head with the ensemble's fusion and thresholds (``fusion.json``, written by tune.py)."""
+    """``head`` (the user or the documents head) with its ensemble's fusion and thresholds (``path``: ``fusion.json``
+    or ``tuned_documents/fusion.json``, written by tune.py)."""
     data = json.loads(path.read_text())
     return InjectionHead(
         meaning=head.meaning,
