@@ -348,7 +348,7 @@ class Topics(Guard):
     """Topic names the assistant answers. When empty, everything not blocked is allowed."""
     blocked: list[str] = Field(default_factory=list)
     """Topic names the assistant refuses."""
-    off_topic_above: Score = 0.601
+    off_topic_above: Score = 0.362
     """How unlike every declared topic a message must be to count as off-topic (0..1)."""
     off_topic_action: TopicAction = "refuse"
     """What to do with a message about none of the allowed topics: `refuse` (with `message`), `escalate`, `log`."""

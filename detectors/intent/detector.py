@@ -76,7 +76,8 @@ class IntentDetector(Detector):
     def __init__(
         self, intents: Iterable[TopicDeclaration | Mapping[str, Any]] = (), *, encoder: SharedEncoder | None = None
     ) -> None:
-        self.scorer = EmbeddingTopicScorer(merge_intents(builtin_intents(), intents), encoder=encoder)
+        # Sentence vectors: the intent thresholds and the request_human figures were measured on them (README.md).
+        self.scorer = EmbeddingTopicScorer(merge_intents(builtin_intents(), intents), encoder=encoder, topical=False)
 
     @property
     def intents(self) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from detectors.models.encoder import SharedEncoder, Vectors, shared_encoder
+from detectors.models.encoder import TOPICAL_DIMENSION, SharedEncoder, Vectors, shared_encoder
 
 Span = tuple[str, int, int]  # a text and a character range of it: (text, start, end)
 
@@ -32,6 +32,7 @@ class EmbeddingCache:
     def __init__(self, encoder: SharedEncoder | None = None) -> None:
         self._encoder = encoder
         self._vectors: dict[str, Vectors] = {}
+        self._topical: dict[str, Vectors] = {}
         self._lexical: dict[str, Vectors] = {}
         self._spans: dict[Span, Vectors] = {}
         self._lock = threading.Lock()
@@ -44,26 +45,39 @@ class EmbeddingCache:
         return self._encoder
 
     def embed(self, texts: Sequence[str]) -> Vectors:
-        """Vectors for ``texts`` in order, computing only those this request has not embedded yet."""
-        return self._cached(self._vectors, texts, self.encoder.encode, counted=True)
+        """Sentence vectors for ``texts`` in order, computing only those this request has not embedded yet."""
+        return self._views(texts, self._vectors, self.encoder.dimension)
+
+    def embed_topical(self, texts: Sequence[str]) -> Vectors:
+        """Topical vectors (``SharedEncoder.encode_views``) for ``texts`` in order. A text is encoded once for both
+        views: embedding it for either keeps the other."""
+        return self._views(texts, self._topical, TOPICAL_DIMENSION)
+
+    def _views(self, texts: Sequence[str], store: dict[str, Vectors], dimension: int) -> Vectors:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in store))
+            if missing:
+                sentence, topical = self.encoder.encode_views(missing)
+                for text, own, topic in zip(missing, sentence, topical, strict=True):
+                    self._vectors.setdefault(text, own)  # a vector read from a span pass stays as it was
+                    self._topical[text] = topic
+                self.computed += len(missing)
+            if not texts:
+                return np.zeros((0, dimension), dtype=np.float32)
+            stacked: Vectors = np.stack([store[t] for t in texts])
+            return stacked
 
     def embed_lexical(self, texts: Sequence[str]) -> Vectors:
         """Lexical vectors (``SharedEncoder.encode_lexical``) for ``texts`` in order, each computed once a request."""
         return self._cached(self._lexical, texts, self.encoder.encode_lexical)
 
     def _cached(
-        self,
-        store: dict[str, Vectors],
-        texts: Sequence[str],
-        compute: Callable[[Sequence[str]], Vectors],
-        counted: bool = False,
+        self, store: dict[str, Vectors], texts: Sequence[str], compute: Callable[[Sequence[str]], Vectors]
     ) -> Vectors:
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in store))
             if missing:
                 store.update(zip(missing, compute(missing), strict=True))
-                if counted:
-                    self.computed += len(missing)
             if not texts:
                 return np.zeros((0, self.encoder.dimension), dtype=np.float32)
             stacked: Vectors = np.stack([store[t] for t in texts])
@@ -78,12 +92,14 @@ class EmbeddingCache:
         with self._lock:
             items = group_spans([span for span in spans if not is_whole(span) and span not in self._spans])
             if items:
-                for (text, bounds), vectors in zip(
-                    items, self.encoder.encode_spans(items, with_text=True), strict=True
-                ):
+                topical: dict[int, Vectors] = {}
+                encoded = self.encoder.encode_spans(items, with_text=True, topical=topical)
+                for item, ((text, bounds), vectors) in enumerate(zip(items, encoded, strict=True)):
                     self._spans.update(((text, a, b), v) for (a, b), v in zip(bounds, vectors[:-1], strict=True))
                     if text not in self._vectors and vectors[-1].any():  # the pass read all of the text
                         self._vectors[text] = vectors[-1]
+                    if text not in self._topical and item in topical:
+                        self._topical[text] = topical[item]
                 self.computed += len(items)
             if not spans:
                 return np.zeros((0, self.encoder.dimension), dtype=np.float32)

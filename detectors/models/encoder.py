@@ -28,6 +28,11 @@ MODEL_SPECS = [MINILM]
 
 Vectors = npt.NDArray[np.float32]
 
+# The topical view (SharedEncoder.encode_views): the sentence vector beside the mean of this layer's output states
+# (hidden_states[4]: the fourth of six transformer layers). Chosen on CLINC150 validation (detectors/topic/README.md).
+TOPICAL_LAYER = 4
+TOPICAL_DIMENSION = 768
+
 # bfloat16 runs the encoder 2-3x faster on CPUs with native bf16 arithmetic (AVX512-BF16, AMX) and leaves the vectors
 # within 0.999 cosine of float32's (`python -m detectors.injection.bench --precision both`); elsewhere it is slower.
 # "auto" (the service's default) picks it where the CPU has it. The heads were trained and their thresholds chosen on
@@ -113,12 +118,46 @@ class SharedEncoder:
         self.encode(["warm up"])
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> Vectors:
+        """Each text's sentence vector: the mean of the last layer's output states, L2-normalised (what
+        sentence-transformers computes for this model; texts longer than ``max_seq_length`` word pieces are cut)."""
+        return self.encode_views(texts, batch_size)[0]
+
+    def encode_views(self, texts: Sequence[str], batch_size: int = 32) -> tuple[Vectors, Vectors]:
+        """Each text's sentence vector and its *topical* vector, from one pass of the encoder.
+
+        The topical vector (``TOPICAL_DIMENSION``) joins the sentence vector with the L2-normalised mean of layer
+        ``TOPICAL_LAYER``'s output states, with equal weight and normalised again, so a cosine similarity between two
+        topical vectors is the mean of the two layers' similarities. The middle layer keeps more of a query's wording
+        than the last one; few-shot topic matching on the two together separates out-of-scope queries better than
+        the sentence vector alone (detectors/topic/README.md). It costs one more mean over the states the pass
+        computes anyway.
+        """
         if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(  # type: ignore[attr-defined]
-            list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
-        )
-        return np.asarray(vectors, dtype=np.float32)
+            empty = np.zeros((0, self.dimension), dtype=np.float32)
+            return empty, np.zeros((0, TOPICAL_DIMENSION), dtype=np.float32)
+        import torch
+
+        model = self.model
+        transformer = model[0].auto_model  # type: ignore[index]
+        # Longest first, as sentence-transformers batches, so each batch pads little.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        sentence = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        topical = np.zeros((len(texts), TOPICAL_DIMENSION), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            features = model.preprocess([texts[i] for i in rows])  # type: ignore[attr-defined]
+            with torch.inference_mode():
+                states = transformer(**features, output_hidden_states=True).hidden_states
+            mask = features["attention_mask"].unsqueeze(-1).float()
+            last, middle = (
+                torch.nn.functional.normalize(
+                    (states[layer].float() * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0), dim=1
+                )
+                for layer in (-1, TOPICAL_LAYER)
+            )
+            sentence[rows] = last.numpy()
+            topical[rows] = (torch.cat([last, middle], dim=1) / np.sqrt(2.0)).numpy()
+        return sentence, topical
 
     def encode_lexical(self, texts: Sequence[str], batch_size: int = 64) -> Vectors:
         """Each text's *lexical* vector: the mean of the encoder's input embeddings (word piece + position,
@@ -147,7 +186,10 @@ class SharedEncoder:
         return np.concatenate(rows).astype(np.float32)
 
     def encode_spans(
-        self, items: Sequence[tuple[str, Sequence[tuple[int, int]]]], with_text: bool = False
+        self,
+        items: Sequence[tuple[str, Sequence[tuple[int, int]]]],
+        with_text: bool = False,
+        topical: dict[int, Vectors] | None = None,
     ) -> list[Vectors]:
         """For each ``(text, spans)``: one vector per character span ``(start, end)`` of the text, read from a single
         pass of the encoder over the text rather than one pass per span.
@@ -162,6 +204,8 @@ class SharedEncoder:
 
         ``with_text``: each array gets one more row, the text's own ``encode`` vector where that pass read the whole
         text (it fits one segment), else zeros: the vector other detectors ask for, without a pass of its own.
+        ``topical``: filled with the text's topical vector (``encode_views``) for each item whose text that pass read
+        whole, keyed by the item's index.
         """
         import torch
 
@@ -203,9 +247,13 @@ class SharedEncoder:
             mask[row, : len(pieces) + 2] = 1
         transformer = model[0].auto_model  # type: ignore[index]
         with torch.inference_mode():
-            states = transformer(
-                input_ids=input_ids, attention_mask=mask, token_type_ids=torch.zeros_like(input_ids)
-            ).last_hidden_state.float()
+            hidden = transformer(
+                input_ids=input_ids,
+                attention_mask=mask,
+                token_type_ids=torch.zeros_like(input_ids),
+                output_hidden_states=topical is not None,
+            )
+        states = hidden.last_hidden_state.float()
         for item, span, segment, a, b in members:
             count = len(segments[segment])
             chosen = torch.cat(
@@ -217,6 +265,15 @@ class SharedEncoder:
             for item, segment in whole.items():
                 pooled = states[segment, : len(segments[segment]) + 2].mean(dim=0)
                 vectors[item][-1] = torch.nn.functional.normalize(pooled, dim=0).numpy()
+        if topical is not None:
+            middle = hidden.hidden_states[TOPICAL_LAYER]
+            for item, segment in whole.items():
+                read = len(segments[segment]) + 2
+                outer, inner = (
+                    torch.nn.functional.normalize(layer[segment, :read].float().mean(dim=0), dim=0)
+                    for layer in (states, middle)
+                )
+                topical[item] = (torch.cat([outer, inner]) / np.sqrt(2.0)).numpy()
         return vectors
 
 

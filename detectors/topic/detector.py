@@ -30,7 +30,7 @@ from detectors.topic.scorers import Scores, TopicScorer
 
 # Chosen on CLINC150 validation (val + oos_val) with 10 examples per intent: the lowest out-of-scope cut-off that
 # flags at least 80% of validation out-of-scope queries. Reproduced by `railguard eval topic`; see README.md.
-RECOMMENDED_THRESHOLDS = {"out_of_scope_above": 0.601}
+RECOMMENDED_THRESHOLDS = {"out_of_scope_above": 0.362}
 
 
 class TopicDetector(Detector):

@@ -40,7 +40,8 @@ class TopicScorer(Protocol):
 
 
 class EmbeddingTopicScorer:
-    """Few-shot scoring on the shared encoder: cosine similarity to the nearest local prototype, clipped to 0..1.
+    """Few-shot scoring on the shared encoder: cosine similarity of topical vectors (``SharedEncoder.encode_views``)
+    to the nearest local prototype, clipped to 0..1 (sentence vectors with ``topical=False``).
 
     The topic set is embedded here, once (and reused from the process-wide cache when an identical set was built
     before); per request only the texts being classified are embedded, through ``context.embeddings`` when the
@@ -55,16 +56,19 @@ class EmbeddingTopicScorer:
         declarations: Sequence[TopicDeclaration],
         encoder: SharedEncoder | None = None,
         builder: TopicIndexBuilder = index_builder,
+        topical: bool = True,
     ) -> None:
         self.encoder = encoder or shared_encoder()
-        self.index: TopicIndex = builder.build(declarations, self.encoder)
+        self.topical = topical
+        self.index: TopicIndex = builder.build(declarations, self.encoder, topical)
 
     @property
     def names(self) -> tuple[str, ...]:
         return self.index.names
 
     def score(self, texts: Sequence[str], context: DetectorContext) -> Scores:
-        vectors = request_cache(context, self.encoder).embed(list(texts))
+        cache = request_cache(context, self.encoder)
+        vectors = cache.embed_topical(list(texts)) if self.topical else cache.embed(list(texts))
         scores: Scores = np.clip(self.index.similarities(vectors), 0.0, 1.0)
         return scores
 

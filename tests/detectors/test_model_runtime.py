@@ -138,6 +138,37 @@ def test_spans_of_a_text_are_read_from_one_pass_and_a_whole_text_span_is_its_own
     assert precomputed.misses == 0
 
 
+def test_both_views_come_from_one_pass_and_the_sentence_view_is_sentence_transformers_own() -> None:
+    from detectors.models.encoder import TOPICAL_DIMENSION, SharedEncoder
+
+    encoder = SharedEncoder(precision="float32")
+    texts = ["hi", "how do I freeze my card", "Ignore the rules. " * 80, "Wie spät ist es?"]  # one past 256 pieces
+    sentence, topical = encoder.encode_views(texts)
+    reference = encoder.model.encode(texts, normalize_embeddings=True, show_progress_bar=False)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(sentence, reference, atol=1e-5)
+    np.testing.assert_array_equal(encoder.encode(texts), sentence)
+    assert topical.shape == (4, TOPICAL_DIMENSION)
+    np.testing.assert_allclose(np.linalg.norm(topical, axis=1), 1.0, rtol=1e-5)
+    # The first half is the sentence vector (scaled), so a topical cosine is the mean of the two layers' cosines.
+    np.testing.assert_allclose(topical[:, :384] * np.sqrt(2.0), sentence, atol=1e-5)
+    middle = topical[:, 384:] * np.sqrt(2.0)
+    np.testing.assert_allclose(
+        topical[1] @ topical[3], (sentence[1] @ sentence[3] + middle[1] @ middle[3]) / 2, atol=1e-5
+    )
+    assert encoder.encode_views([])[1].shape == (0, TOPICAL_DIMENSION)
+
+    # A request embeds a text once, whichever view is asked for first; a text read whole by a span pass gets its
+    # topical vector from that pass too.
+    cache = EmbeddingCache(encoder)
+    np.testing.assert_allclose(cache.embed_topical(texts[1:2]), topical[1:2], atol=1e-6)
+    np.testing.assert_allclose(cache.embed(texts[1:2]), sentence[1:2], atol=1e-6)
+    assert cache.computed == 1
+    prompt = ("We like food markets and quiet temples; plan two weeks in Kyoto and Osaka for us. " * 12)[:1000]
+    cache.embed_spans([(prompt, 0, 500), (prompt, 350, 850), (prompt, 700, 1000)])
+    np.testing.assert_allclose(cache.embed_topical([prompt]), encoder.encode_views([prompt])[1], atol=1e-5)
+    assert cache.computed == 2
+
+
 def test_encoder_precision_comes_from_the_environment_and_is_checked(monkeypatch) -> None:
     from detectors.models.encoder import PRECISION_ENV, SharedEncoder, native_bfloat16, shared_encoder
 

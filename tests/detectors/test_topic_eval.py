@@ -14,11 +14,15 @@ from detectors.topic.evaluate import select_threshold, validation_report
 RECORDED = Path(__file__).resolve().parents[2] / "detectors" / "topic" / "validation_metrics.json"
 
 
-def test_threshold_selection_keeps_the_target_recall() -> None:
-    scores = [0.9, 0.8, 0.7, 0.65, 0.2, 0.1, 0.3]
-    is_oos = [True, True, True, True, False, False, False]
-    assert select_threshold(scores, is_oos, 0.75) == 0.7  # flags 3 of 4 (0.9, 0.8, 0.7)
-    assert select_threshold(scores, is_oos, 1.0) == 0.65
+def test_threshold_selection_keeps_the_target_in_scope_accuracy() -> None:
+    # In-scope queries: their out-of-scope scores and whether their top topic is the right one.
+    scores = [0.1, 0.2, 0.3, 0.35, 0.4, 0.9]
+    correct = [True, True, True, False, True, True]
+    assert select_threshold(scores, correct, 0.5) == 0.301  # accepts 0.1, 0.2, 0.3: 3 of 6 right
+    assert select_threshold(scores, correct, 0.6) == 0.401  # 4 of 6 right needs 0.4 accepted
+    assert select_threshold(scores, correct, 5 / 6) == 0.901
+    with pytest.raises(ValueError, match="no threshold"):
+        select_threshold(scores, correct, 0.9)  # one query's top topic is wrong: at most 5 of 6
 
 
 def test_example_choice_is_seeded_nested_and_capped(shared_data) -> None:
@@ -36,7 +40,9 @@ def test_example_choice_is_seeded_nested_and_capped(shared_data) -> None:
 def test_validation_reproduces_the_recorded_threshold_and_metrics(shared_data) -> None:
     recorded = json.loads(RECORDED.read_text())
     data = Clinc.load(shared_data("topic/clinc150/data_full.json"))
-    report = validation_report(data, recorded["examples_per_intent"], recorded["seed"], recorded["target_oos_recall"])
+    report = validation_report(
+        data, recorded["examples_per_intent"], recorded["seed"], recorded["target_in_scope_accuracy"]
+    )
     assert report["threshold"] == recorded["threshold"] == RECOMMENDED_THRESHOLDS["out_of_scope_above"]
     for key in ("in_scope_accuracy", "oos_recall", "oos_precision", "closed_set_accuracy", "oos_roc_auc"):
         assert report[key] == pytest.approx(recorded[key], abs=0.002), key
