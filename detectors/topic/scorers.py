@@ -41,7 +41,8 @@ class TopicScorer(Protocol):
 
 class EmbeddingTopicScorer:
     """Few-shot scoring on the shared encoder: cosine similarity of topical vectors (``SharedEncoder.encode_views``)
-    to the nearest local prototype, clipped to 0..1 (sentence vectors with ``topical=False``).
+    to the topic's nearest local prototype plus the topic's density shift (index.py), clipped to 0..1. With
+    ``topical=False`` (intents): sentence vectors and no shift.
 
     The topic set is embedded here, once (and reused from the process-wide cache when an identical set was built
     before); per request only the texts being classified are embedded, through ``context.embeddings`` when the
