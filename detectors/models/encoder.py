@@ -6,6 +6,7 @@ import bisect
 import functools
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +26,9 @@ MINILM = ModelSpec(
 )
 
 MODEL_SPECS = [MINILM]
+
+if TYPE_CHECKING:
+    import torch
 
 Vectors = npt.NDArray[np.float32]
 
@@ -156,7 +160,7 @@ class SharedEncoder:
                 for layer in (-1, TOPICAL_LAYER)
             )
             sentence[rows] = last.numpy()
-            topical[rows] = (torch.cat([last, middle], dim=1) / np.sqrt(2.0)).numpy()
+            topical[rows] = _joined(last, middle)
         return sentence, topical
 
     def encode_lexical(self, texts: Sequence[str], batch_size: int = 64) -> Vectors:
@@ -273,8 +277,16 @@ class SharedEncoder:
                     torch.nn.functional.normalize(layer[segment, :read].float().mean(dim=0), dim=0)
                     for layer in (states, middle)
                 )
-                topical[item] = (torch.cat([outer, inner]) / np.sqrt(2.0)).numpy()
+                topical[item] = _joined(outer, inner)
         return vectors
+
+
+def _joined(sentence: torch.Tensor, middle: torch.Tensor) -> Vectors:
+    """The topical vector(s) from normalised sentence and middle-layer vectors: joined with equal weight, unit norm."""
+    import torch
+
+    joined: Vectors = (torch.cat([sentence, middle], dim=-1) / np.sqrt(2.0)).numpy()
+    return joined
 
 
 _shared: SharedEncoder | None = None

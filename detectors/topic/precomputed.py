@@ -21,20 +21,20 @@ class PrecomputedEncoder(SharedEncoder):
         self,
         texts: Sequence[str],
         vectors: Vectors,
+        topical: Vectors,
         encoder: SharedEncoder | None = None,
         spans: dict[Span, Vectors] | None = None,
-        topical: Vectors | None = None,
     ) -> None:
         base = encoder or shared_encoder()
         super().__init__(base.spec, precision=base.precision)
         self._base = base
         self._table = dict(zip(texts, vectors, strict=True))
-        self._topical = dict(zip(texts, topical, strict=True)) if topical is not None else {}
+        self._topical = dict(zip(texts, topical, strict=True))
         self._spans = dict(spans or {})
         self.misses = 0
 
     def encode_views(self, texts: Sequence[str], batch_size: int = 32) -> tuple[Vectors, Vectors]:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._table or t not in self._topical]
+        missing = [t for t in dict.fromkeys(texts) if t not in self._table]
         if missing:
             self.misses += len(missing)
             sentence, topical = self._base.encode_views(missing, batch_size)
@@ -119,7 +119,7 @@ class PrecomputedEncoder(SharedEncoder):
         return cls(
             unique,
             np.stack([known[t] for t in unique]),
+            np.stack([known_topical[t] for t in unique]),
             base,
             known_spans,
-            np.stack([known_topical[t] for t in unique]),
         )
