@@ -22,6 +22,11 @@ shipped ``weights/tuned/``; about 30 minutes for 3 epochs on two cores). Then ``
 fusion with the rules and chooses its thresholds (``weights/tuned/fusion.json``, the ``backend: tuned`` defaults),
 and ``--compare`` reports the head, the tuned encoder and their ensemble side by side (classifiers alone).
 
+``--full`` fine-tunes every projection matrix of the encoder instead of an adapter (lr 5e-5, the perceptron at 1e-3,
+no weight decay on the encoder), then keeps the change as an adapter of ``--rank`` (each matrix's change truncated to
+its largest singular directions, ``low_rank_adapter``) and reports the full model beside it: a measurement (MODEL_CARD
+"The whole encoder on the full data"), about 12 minutes an epoch on two cores.
+
 ``--documents`` trains the documents adapter instead (``weights/tuned_documents/``): the user adapter trained on for
 one more epoch on the document rows of the documents head's data and 8,000 of its other rows (``run_documents``,
 about 10 minutes); ``--fit-fusion --documents`` then fits the documents ensemble's fusion, its ``context`` threshold
@@ -90,6 +95,7 @@ DOCUMENT_SOURCES = frozenset(
      "benign_repository", "long_tool_results"}
 )  # fmt: skip
 DOCUMENTS_OTHER_ROWS = 8000
+FULL_HEAD_LR = 1e-3  # the perceptron's learning rate in a full fine-tune (ceiling.py's); the encoder's is --lr
 TOKENS_PER_BATCH = 4096  # batches hold about this many word pieces (padding included)
 MAX_BATCH = 64
 
@@ -170,6 +176,55 @@ def build(rank: int, seed: int) -> tuple[Any, Any]:
     return model, encoder.model.tokenizer  # type: ignore[attr-defined]
 
 
+def build_full(seed: int) -> tuple[Any, Any]:
+    """A fresh copy of the packaged MiniLM whose transformer layers' projection weights (the matrices a LoRA adapter
+    would adapt: ``LORA_TARGETS`` in every layer) are all trainable, and an untrained perceptron. Embeddings, biases
+    and layer norms stay frozen, so that what training changes can be written as an adapter (``low_rank_adapter``)."""
+    torch.manual_seed(seed)
+    encoder = SharedEncoder(precision="float32")
+    transformer = copy.deepcopy(encoder.model[0].auto_model)  # type: ignore[index]
+    adapted = adapted_weights(transformer)
+    for name, parameter in transformer.named_parameters():
+        parameter.requires_grad = name in adapted
+    return tuned_module(transformer, encoder.dimension), encoder.model.tokenizer  # type: ignore[attr-defined]
+
+
+def adapted_weights(transformer: Any) -> dict[str, Any]:
+    """The weight matrices of the encoder layers' projections a LoRA adapter on ``LORA_TARGETS`` adapts, by
+    parameter name (the pooler, which mean pooling never reads, left out)."""
+    return {
+        f"{name}.weight": module.weight
+        for name, module in transformer.named_modules()
+        if name.startswith("encoder.layer.") and name.rsplit(".", 1)[-1] in LORA_TARGETS
+    }
+
+
+def low_rank_adapter(model: Any, rank: int) -> tuple[Any, dict[str, float]]:
+    """The fully fine-tuned ``model`` (``build_full``) as a LoRA adapter of ``rank`` on a fresh copy of the packaged
+    MiniLM: each adapted matrix's change, truncated to its ``rank`` largest singular directions (B = U·S, A = Vᵀ,
+    scaling 1), so that serving loads and merges it like a trained adapter. Also the share of each change's energy
+    (squared Frobenius norm) the truncation keeps, lowest and mean."""
+    from peft import LoraConfig, get_peft_model
+
+    base, _ = build_full(0)
+    original = adapted_weights(base.transformer)
+    tuned = adapted_weights(model.transformer)
+    config = LoraConfig(r=rank, lora_alpha=rank, lora_dropout=0.0, target_modules=LORA_TARGETS, bias="none")
+    adapter = tuned_module(get_peft_model(base.transformer, config), SharedEncoder.dimension)
+    adapter.head.load_state_dict(model.head.state_dict())
+    modules = dict(adapter.transformer.named_modules())
+    kept = []
+    with torch.no_grad():
+        for name, weight in tuned.items():
+            delta = (weight - original[name]).double()
+            u, s, vh = torch.linalg.svd(delta, full_matrices=False)
+            kept.append(float((s[:rank] ** 2).sum() / (s**2).sum().clamp(min=1e-30)))
+            lora = modules[f"base_model.model.{name.removesuffix('.weight')}"]
+            lora.lora_B["default"].weight.copy_((u[:, :rank] * s[:rank]).float())
+            lora.lora_A["default"].weight.copy_(vh[:rank].float())
+    return adapter, {"lowest": round(min(kept), 4), "mean": round(float(np.mean(kept)), 4)}
+
+
 def resumed(directory: Path, seed: int) -> tuple[Any, Any]:
     """A fresh copy of the packaged MiniLM with a trained adapter and perceptron (``directory``), to train on."""
     from peft import PeftModel
@@ -190,12 +245,26 @@ def training_texts(tokenizer: Any, samples: Sequence[Sample], rules: RuleSet) ->
     return Texts(tokenizer, [t for t, _ in unique], [label for _, label in unique])
 
 
-def train_epochs(model: Any, train: Texts, epochs: int, lr: float, rng: random.Random) -> Iterator[int]:
-    """Train the adapter and the perceptron (AdamW, linear decay to 0, batches of similar lengths in a shuffled
-    order); yields after each epoch (its index)."""
+def train_epochs(
+    model: Any,
+    train: Texts,
+    epochs: int,
+    lr: float,
+    rng: random.Random,
+    head_lr: float | None = None,
+    encoder_weight_decay: float = 0.01,
+) -> Iterator[int]:
+    """Train the encoder's trainable parameters (the adapter, or with ``build_full`` the projection weights) at
+    ``lr`` and the perceptron at ``head_lr`` (default ``lr``) (AdamW, linear decay to 0, batches of similar lengths in
+    a shuffled order); yields after each epoch (its index). A full fine-tune uses no weight decay on the encoder: it
+    would add a full-rank shrinking of every matrix to the change ``low_rank_adapter`` truncates."""
     model.train()
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimiser = torch.optim.AdamW(trainable, lr=lr, weight_decay=0.01)
+    encoder = [p for p in model.transformer.parameters() if p.requires_grad]
+    groups = [
+        {"params": encoder, "lr": lr, "weight_decay": encoder_weight_decay},
+        {"params": list(model.head.parameters()), "lr": head_lr or lr, "weight_decay": 0.01},
+    ]
+    optimiser = torch.optim.AdamW(groups)
     steps = epochs * len(train.batches())
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: max(0.0, 1.0 - step / max(1, steps)))
     for epoch in range(epochs):
@@ -248,37 +317,57 @@ def run_documents(epochs: int, seed: int, lr: float, out: Path | None, limit: in
     }
 
 
-def run(epochs: int, rank: int, seed: int, lr: float, limit: int | None, out: Path | None) -> dict[str, Any]:
+def run(
+    epochs: int, rank: int, seed: int, lr: float, limit: int | None, out: Path | None, full: bool = False
+) -> dict[str, Any]:
+    """Train the user adapter (``full``: fine-tune every projection of the encoder, then keep the change as an adapter
+    of ``rank``, ``low_rank_adapter``), keep the epoch with the best S-Labs validation ROC AUC, write it to ``out``
+    and report its classifier alone at validation-chosen thresholds (``full``: also the full model's, to show what
+    the truncation costs)."""
     started = time.perf_counter()
     rules = builtin_rules()
-    model, tokenizer = build(rank, seed)
+    model, tokenizer = build_full(seed) if full else build(rank, seed)
     rng = random.Random(seed)
     samples = training_samples()
     if limit is not None:
         samples = rng.sample(samples, limit)
     train = training_texts(tokenizer, samples, rules)
     validation = SampleScorer(tokenizer, validation_samples(), rules)
-    clinc_val = [Sample(q, 0, "clinc_val") for q in clinc_queries("val") + clinc_queries("oos_val")]
-    clinc_validation = SampleScorer(tokenizer, clinc_val, rules)
     prepared = round(time.perf_counter() - started, 1)
 
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
     best_auc, best_state, history = -1.0, None, []
-    for epoch in train_epochs(model, train, epochs, lr, rng):
+    schedule = {"head_lr": FULL_HEAD_LR, "encoder_weight_decay": 0.0} if full else {}
+    for epoch in train_epochs(model, train, epochs, lr, rng, **schedule):
         auc = binary_metrics(validation.labels.tolist(), validation.scores(model).tolist(), 0.5)["roc_auc"]
         history.append({"epoch": epoch + 1, "validation_roc_auc": auc, "minutes": _minutes(started)})
         print(json.dumps(history[-1]), flush=True)
         if auc > best_auc:
             best_auc = auc
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items() if "lora_" in k or "head" in k}
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items() if k in trainable}
     if best_state is not None:
         model.load_state_dict(best_state, strict=False)
+    report: dict[str, Any] = {"rank": rank, "full": full, "epochs": epochs, "lr": lr, "seed": seed}
+    if full:
+        full_model, (model, report["truncation_keeps"]) = model, low_rank_adapter(model, rank)
+        report["full_model"] = measure(full_model, tokenizer, validation, rules)
     if out is not None:
         save(model, out)
+    return report | {
+        "training_texts": len(train),
+        "prepare_minutes": round(prepared / 60, 1),
+        "history": history,
+        **measure(model, tokenizer, validation, rules),
+        "minutes": _minutes(started),
+    }
 
-    validation_scores = validation.scores(model)
-    clinc_scores = clinc_validation.scores(model)
-    labels = validation.labels.tolist()
-    chosen = user_thresholds(labels, validation_scores.tolist(), clinc_scores.tolist())
+
+def measure(model: Any, tokenizer: Any, validation: SampleScorer, rules: RuleSet) -> dict[str, Any]:
+    """The classifier alone at thresholds chosen on validation by the head's rules: the de-duplicated S-Labs test
+    split, and the false-positive rates on the issue's ordinary queries."""
+    clinc_val = [Sample(q, 0, "clinc_val") for q in clinc_queries("val") + clinc_queries("oos_val")]
+    clinc_scores = SampleScorer(tokenizer, clinc_val, rules).scores(model)
+    chosen = user_thresholds(validation.labels.tolist(), validation.scores(model).tolist(), clinc_scores.tolist())
     test_samples = load_samples(str(shared_data(f"{SLABS}/test.csv")), dedupe=True)[0]
     test = SampleScorer(tokenizer, test_samples, rules)
     test_scores = test.scores(model)
@@ -287,13 +376,6 @@ def run(epochs: int, rank: int, seed: int, lr: float, limit: int | None, out: Pa
         for name, path in ORDINARY.items()
     }
     return {
-        "rank": rank,
-        "epochs": epochs,
-        "lr": lr,
-        "seed": seed,
-        "training_texts": len(train),
-        "prepare_minutes": round(prepared / 60, 1),
-        "history": history,
         "thresholds": chosen,
         "test_roc_auc": binary_metrics(test.labels.tolist(), test_scores.tolist(), 0.5)["roc_auc"],
         "test": {name: binary_metrics(test.labels.tolist(), test_scores.tolist(), t) for name, t in chosen.items()},
@@ -301,7 +383,6 @@ def run(epochs: int, rank: int, seed: int, lr: float, limit: int | None, out: Pa
             name: {label: round(float((scores >= t).mean()), 4) for label, t in chosen.items()}
             for name, scores in ordinary.items()
         },
-        "minutes": _minutes(started),
     }
 
 
@@ -478,6 +559,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rank", type=int, default=8)
     parser.add_argument("--lr", type=float, default=None, help="default 5e-4 (2e-4 with --documents)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="fine-tune every projection of the encoder (lr 5e-5 unless given), kept as an adapter of --rank",
+    )
     parser.add_argument("--limit", type=int, default=None, help="train on N sampled rows only (quick checks)")
     parser.add_argument(
         "--out",
@@ -504,7 +590,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         out = args.out or TUNED_DOCUMENTS_DIR
         report = run_documents(args.epochs or 1, args.seed, args.lr or 2e-4, out, args.limit)
     else:
-        report = run(args.epochs or 3, args.rank, args.seed, args.lr or 5e-4, args.limit, args.out or TUNED_DIR)
+        lr = args.lr or (5e-5 if args.full else 5e-4)
+        report = run(args.epochs or 3, args.rank, args.seed, lr, args.limit, args.out or TUNED_DIR, args.full)
     print(json.dumps(report, sort_keys=True))
 
 

@@ -232,3 +232,42 @@ def test_the_documents_training_continues_from_the_user_adapter(shared_data, tmp
     user = TunedInjectionClassifier(precision="float32").probabilities([ATTACK, BENIGN])
     assert trained[0] > 0.5 > trained[1]  # it starts from the user adapter: already tells the two apart
     assert not np.allclose(trained, user)  # and has been trained on
+
+
+@pytest.mark.slow
+def test_a_full_fine_tune_trains_only_the_projections_an_adapter_can_carry() -> None:
+    from detectors.injection.tune import adapted_weights, build_full
+
+    model, _ = build_full(0)
+    trainable = {name for name, p in model.transformer.named_parameters() if p.requires_grad}
+    assert trainable == set(adapted_weights(model.transformer))
+    assert len(trainable) == 6 * 6  # query, key, value, attention output, intermediate, output in each of 6 layers
+    assert all(p.requires_grad for p in model.head.parameters())
+
+
+@pytest.mark.slow
+def test_a_full_fine_tune_is_kept_as_a_low_rank_adapter_the_classifier_loads(tmp_path) -> None:
+    import torch
+
+    from detectors.injection.tune import adapted_weights, build_full, low_rank_adapter, save
+
+    model, tokenizer = build_full(0)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # a change of rank 2 to every adapted matrix, as if training had made it
+        for weight in adapted_weights(model.transformer).values():
+            left = torch.randn(weight.shape[0], 2, generator=generator) * 0.05
+            weight += left @ torch.randn(2, weight.shape[1], generator=generator) * 0.05
+    model.eval()
+    encoded = tokenizer([ATTACK, BENIGN], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        expected = torch.sigmoid(model(encoded["input_ids"], encoded["attention_mask"])).double().numpy()
+
+    adapter, kept = low_rank_adapter(model, 2)
+    assert kept["lowest"] == pytest.approx(1.0, abs=1e-6)  # the whole change fits in rank 2
+    save(adapter, tmp_path)
+    spec = ModelSpec(name="tiny-full", kind="injection-adapter", source=ModelSource.LOCAL, location=str(tmp_path))
+    loaded = TunedInjectionClassifier(spec, models=ModelRuntime(workers=1), precision="float32")
+    np.testing.assert_allclose(loaded.probabilities([ATTACK, BENIGN]), expected, atol=1e-5)
+
+    _, truncated = low_rank_adapter(model, 1)
+    assert 0.3 < truncated["mean"] < 0.9  # rank 1 keeps one of two comparable directions
