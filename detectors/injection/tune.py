@@ -200,27 +200,20 @@ def adapted_weights(transformer: Any) -> dict[str, Any]:
 
 
 def low_rank_adapter(model: Any, rank: int) -> tuple[Any, dict[str, float]]:
-    """The fully fine-tuned ``model`` (``build_full``) as a LoRA adapter of ``rank`` on a fresh copy of the packaged
-    MiniLM: each adapted matrix's change, truncated to its ``rank`` largest singular directions (B = U·S, A = Vᵀ,
-    scaling 1), so that serving loads and merges it like a trained adapter. Also the share of each change's energy
-    (squared Frobenius norm) the truncation keeps, lowest and mean."""
-    from peft import LoraConfig, get_peft_model
-
-    base, _ = build_full(0)
-    original = adapted_weights(base.transformer)
-    tuned = adapted_weights(model.transformer)
-    config = LoraConfig(r=rank, lora_alpha=rank, lora_dropout=0.0, target_modules=LORA_TARGETS, bias="none")
-    adapter = tuned_module(get_peft_model(base.transformer, config), SharedEncoder.dimension)
+    """The fully fine-tuned ``model`` (``build_full``) as an adapter of ``rank`` (``build``'s, so that serving loads
+    and merges it like a trained one): each adapted matrix's change from the packaged MiniLM (the adapter's frozen base
+    layer), truncated to its ``rank`` largest singular directions (B·A·scaling = U·S·Vᵀ). Also the share of each
+    change's energy (squared Frobenius norm) the truncation keeps, lowest and mean."""
+    adapter, _ = build(rank, 0)
     adapter.head.load_state_dict(model.head.state_dict())
     modules = dict(adapter.transformer.named_modules())
     kept = []
     with torch.no_grad():
-        for name, weight in tuned.items():
-            delta = (weight - original[name]).double()
-            u, s, vh = torch.linalg.svd(delta, full_matrices=False)
-            kept.append(float((s[:rank] ** 2).sum() / (s**2).sum().clamp(min=1e-30)))
+        for name, weight in adapted_weights(model.transformer).items():
             lora = modules[f"base_model.model.{name.removesuffix('.weight')}"]
-            lora.lora_B["default"].weight.copy_((u[:, :rank] * s[:rank]).float())
+            u, s, vh = torch.linalg.svd((weight - lora.base_layer.weight).double(), full_matrices=False)
+            kept.append(float((s[:rank] ** 2).sum() / (s**2).sum().clamp(min=1e-30)))
+            lora.lora_B["default"].weight.copy_((u[:, :rank] * s[:rank] / lora.scaling["default"]).float())
             lora.lora_A["default"].weight.copy_(vh[:rank].float())
     return adapter, {"lowest": round(min(kept), 4), "mean": round(float(np.mean(kept)), 4)}
 
@@ -337,8 +330,8 @@ def run(
 
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
     best_auc, best_state, history = -1.0, None, []
-    schedule = {"head_lr": FULL_HEAD_LR, "encoder_weight_decay": 0.0} if full else {}
-    for epoch in train_epochs(model, train, epochs, lr, rng, **schedule):
+    optimiser_settings = {"head_lr": FULL_HEAD_LR, "encoder_weight_decay": 0.0} if full else {}
+    for epoch in train_epochs(model, train, epochs, lr, rng, **optimiser_settings):
         auc = binary_metrics(validation.labels.tolist(), validation.scores(model).tolist(), 0.5)["roc_auc"]
         history.append({"epoch": epoch + 1, "validation_roc_auc": auc, "minutes": _minutes(started)})
         print(json.dumps(history[-1]), flush=True)
