@@ -16,6 +16,7 @@ instruction in one text field. Field texts, framings and requests are split in h
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import random
@@ -25,6 +26,9 @@ from typing import Any
 import yaml
 
 from detectors.injection.augment import FAKER_TODAY, code_snippets, half
+
+# Faker's default start ("-30y") moves with the clock; this is its value on FAKER_TODAY, so the data stay fixed.
+DATES_FROM = datetime.date(1996, 11, 24)
 
 MAX_CHARS = 500  # one window, so the label of the text is the label of its only window
 
@@ -255,7 +259,7 @@ def _values(fake: Any, rng: random.Random) -> dict[str, str]:
         "sender": str(fake.name()),
         "owner": str(fake.name()),
         "day": rng.choice(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]),
-        "date": fake.date_between(end_date=FAKER_TODAY).isoformat(),
+        "date": fake.date_between(start_date=DATES_FROM, end_date=FAKER_TODAY).isoformat(),
         "time": f"{rng.randint(8, 18)}:{rng.choice(['00', '15', '30', '45'])}",
         "month": str(fake.month_name()),
         "number": str(rng.randint(100, 99999)),
