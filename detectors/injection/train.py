@@ -375,7 +375,6 @@ def fit_head(
     hidden: int,
 ) -> InjectionHead:
     """The two perceptrons fitted on ``samples``, and the fusion on ``fusion_samples`` (which they never saw)."""
-    from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
 
     rows = [classifier_rows(s, analyse(s.text, rules)) for s in samples]
@@ -397,24 +396,34 @@ def fit_head(
         fusion_intercept=0.0,
         thresholds={},
     )
+    return fit_fusion(classifier, fusion_samples, encoder, rules)
+
+
+def fit_fusion(
+    head: InjectionHead, fusion_samples: Sequence[Sample], encoder: PrecomputedEncoder, rules: RuleSet
+) -> InjectionHead:
+    """``head``'s perceptrons with the fusion fitted on ``fusion_samples`` (thresholds left to the caller)."""
+    from sklearn.linear_model import LogisticRegression
+
     fusion = LogisticRegression(C=1.0, max_iter=1000).fit(
-        fusion_rows(classifier, encoder, rules, fusion_samples), [s.label for s in fusion_samples]
+        fusion_rows(head, encoder, rules, fusion_samples), [s.label for s in fusion_samples]
     )
     return replace(
-        classifier,
+        head,
         fusion_coefficients=fusion.coef_[0].astype(np.float64),
         fusion_intercept=float(fusion.intercept_[0]),
+        thresholds={},
     )
 
 
-def _report(head: InjectionHead, samples: Sequence[Sample], hidden: int, command: str) -> dict[str, Any]:
+def _report(head: InjectionHead, samples: Sequence[Sample], command: str) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for s in samples:
         counts[s.source] = counts.get(s.source, 0) + 1
     return {
         "what": "InjectionHead validation metrics at the thresholds chosen on validation (see train.py)",
         "command": command,
-        "hidden_units": hidden,
+        "hidden_units": len(head.meaning.hidden_bias),
         "training_samples": counts,
         "training_data_sha256": training_data_digest(samples),
         "thresholds": head.thresholds,
@@ -427,23 +436,37 @@ def _report(head: InjectionHead, samples: Sequence[Sample], hidden: int, command
 
 
 def train(
-    cache: Path | None, hidden: int, out: Path, documents_out: Path, heads: Sequence[str] = ("user", "documents")
+    cache: Path | None,
+    hidden: int,
+    out: Path,
+    documents_out: Path,
+    heads: Sequence[str] = ("user", "documents"),
+    refit: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Train the user head (written to ``out``) and the documents head (``documents_out``); each gets its
-    ``validation_metrics.json`` / ``documents_validation_metrics.json`` beside it."""
+    ``validation_metrics.json`` / ``documents_validation_metrics.json`` beside it. With ``refit`` the perceptrons
+    are the ones already in ``out`` / ``documents_out`` and only the fusion and thresholds are fitted again: after a
+    change to the rules, the normaliser or how the classifier's say is read, which the perceptrons never see
+    (retraining them on another CPU would also move their weights a little: see the model card)."""
     rules = builtin_rules()
     samples = {"user": training_samples, "documents": documents_training_samples}
     chosen = {name: samples[name]() for name in heads}
     validation, documents = validation_samples(), documents_development()
     clinc_val = clinc_queries("val") + clinc_queries("oos_val")
-    texts = [s.text for rows in chosen.values() for s in rows] + [s.text for s in [*validation, *documents]]
-    spans = [span for text in dict.fromkeys(texts + clinc_val) for span in analyse(text, rules).classifier_spans]
+    texts = [s.text for s in [*validation, *documents]] + clinc_val
+    if not refit:
+        texts = [s.text for rows in chosen.values() for s in rows] + texts
+    spans = [span for text in dict.fromkeys(texts) for span in analyse(text, rules).classifier_spans]
     encoder = embed_all(spans, cache)
     reports: dict[str, dict[str, Any]] = {}
     if "user" in chosen:
         # The user head's fusion is fitted on S-Labs validation and the development documents (a user may paste a
         # document with an instruction hidden in it).
-        head = fit_head(chosen["user"], [*validation, *development_documents()], encoder, rules, hidden)
+        fusion_samples = [*validation, *development_documents()]
+        if refit:
+            head = fit_fusion(InjectionHead.load(out), fusion_samples, encoder, rules)
+        else:
+            head = fit_head(chosen["user"], fusion_samples, encoder, rules, hidden)
         scorer = Scorer(head, encoder, rules)
         fused, _ = scorer.scores(validation)
         clinc_scores, _ = scorer.scores([Sample(q, 0, "clinc_val") for q in clinc_val])
@@ -451,11 +474,14 @@ def train(
         head = replace(head, thresholds=thresholds)
         head.save(out)
         head = InjectionHead.load(out)
-        report = _report(head, chosen["user"], hidden, "python -m detectors.injection.train --head user")
+        report = _report(head, chosen["user"], "python -m detectors.injection.train --head user")
         reports["user"] = {**report, **validation_report(head, encoder, rules)}
         (out.parent / "validation_metrics.json").write_text(json.dumps(reports["user"], indent=1) + "\n")
     if "documents" in chosen:
-        head = fit_head(chosen["documents"], [*validation, *documents], encoder, rules, hidden)
+        if refit:
+            head = fit_fusion(InjectionHead.load(documents_out), [*validation, *documents], encoder, rules)
+        else:
+            head = fit_head(chosen["documents"], [*validation, *documents], encoder, rules, hidden)
         scores, _ = Scorer(head, encoder, rules).scores(documents)
         # The lowest threshold within the false-positive limit (best recall). The development documents are easy for
         # the classifier, so their F1 optimum sits near 1.0 and would miss hidden instructions phrased unlike the
@@ -464,7 +490,7 @@ def train(
         head = replace(head, thresholds={"context": context})
         head.save(documents_out)
         head = InjectionHead.load(documents_out)
-        report = _report(head, chosen["documents"], hidden, "python -m detectors.injection.train --head documents")
+        report = _report(head, chosen["documents"], "python -m detectors.injection.train --head documents")
         reports["documents"] = {**report, **documents_validation_report(head, encoder, rules)}
         text = json.dumps(reports["documents"], indent=1) + "\n"
         (documents_out.parent / "documents_validation_metrics.json").write_text(text)
@@ -478,13 +504,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_HEAD, help="the user head")
     parser.add_argument("--documents-out", type=Path, default=DEFAULT_DOCUMENTS_HEAD, help="the documents head")
     parser.add_argument("--head", choices=["user", "documents", "both"], default="both", help="which head to train")
+    parser.add_argument(
+        "--refit-fusion",
+        action="store_true",
+        help="keep the committed perceptrons; fit only the fusion and thresholds again (after a change to the rules, "
+        "the normaliser or the scoring)",
+    )
     args = parser.parse_args(argv)
     use_reference_precision()
     import torch
 
     torch.set_num_threads(2)
     heads = ("user", "documents") if args.head == "both" else (args.head,)
-    reports = train(args.cache, args.hidden, args.out, args.documents_out, heads)
+    reports = train(args.cache, args.hidden, args.out, args.documents_out, heads, refit=args.refit_fusion)
     if "user" in reports:
         user = reports["user"]
         print(json.dumps({k: user[k] for k in ("thresholds", "s_labs_validation", "clinc_validation_fpr")}))
