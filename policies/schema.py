@@ -251,17 +251,17 @@ class Injection(ScoredGuard):
     a request carries. The score (0..1) fuses a classifier, YAML heuristics and the obfuscations found (leetspeak,
     homoglyphs, invisible characters, encoded payloads). The top-level thresholds apply to user turns; `context` has
     its own for documents, which a head trained for documents and tool results scores. Defaults were chosen on
-    validation data for the default backend (`tuned`): 0.315 flags for human review, and only scores where the
-    S-Labs validation false-positive rate is 1% (0.68) block, because long benign instructions ("Rewrite this
+    validation data for the default backend (`tuned`): 0.3 flags for human review, and only scores where the
+    S-Labs validation false-positive rate is 1% (0.72) block, because long benign instructions ("Rewrite this
     table...") can score in between. A threshold the policy leaves unset is the one chosen for its backend."""
 
-    block_above: Score | None = 0.68
-    escalate_above: Score | None = 0.315
+    block_above: Score | None = 0.72
+    escalate_above: Score | None = 0.3
     log_above: Score | None = 0.3
     context: Thresholds = Thresholds(block_above=0.325, log_above=0.3)
     """Thresholds for documents: system messages, `railguard.context` documents and tool results (indirect
     injection). The block threshold, when unset, is the one chosen on the documents' development set for the
-    backend: 0.325 for `tuned` (the documents head with its own fine-tuned encoder), 0.58 for the others (the
+    backend: 0.325 for `tuned` (the documents head with its own fine-tuned encoder), 0.59 for the others (the
     documents head alone)."""
     roles: list[InjectionRole] = Field(default_factory=lambda: list[InjectionRole](["user", "context", "tool"]))
     """What is scanned: `user` (every user turn, not only the last), `context` (documents sent as
@@ -271,7 +271,7 @@ class Injection(ScoredGuard):
     injection (packaged LoRA adapter), and documents by the documents head with one fine-tuned for documents and
     tool results, each as a cascade: a text its head alone scores clearly benign (nearly all ordinary queries)
     costs nothing more; the others one more encoder pass. `embedding`: the head alone (its own
-    thresholds when the policy sets none: block 0.58, escalate 0.43; more false positives, see
+    thresholds when the policy sets none: block 0.59, escalate 0.42; more false positives, see
     detectors/injection/MODEL_CARD.md); `hub`: a hub classifier pulled ahead of time (the head's thresholds)."""
     model: str | None = None
     """The hub classifier for `backend: hub` (`protectai-deberta-v3-prompt-injection-v2` or
