@@ -403,17 +403,19 @@ def fit_fusion(
     head: InjectionHead, fusion_samples: Sequence[Sample], encoder: PrecomputedEncoder, rules: RuleSet
 ) -> InjectionHead:
     """``head``'s perceptrons with the fusion fitted on ``fusion_samples`` (thresholds left to the caller)."""
-    from sklearn.linear_model import LogisticRegression
-
-    fusion = LogisticRegression(C=1.0, max_iter=1000).fit(
+    coefficients, intercept = logistic_fusion(
         fusion_rows(head, encoder, rules, fusion_samples), [s.label for s in fusion_samples]
     )
-    return replace(
-        head,
-        fusion_coefficients=fusion.coef_[0].astype(np.float64),
-        fusion_intercept=float(fusion.intercept_[0]),
-        thresholds={},
-    )
+    return replace(head, fusion_coefficients=coefficients, fusion_intercept=intercept, thresholds={})
+
+
+def logistic_fusion(features: npt.NDArray[np.float64], labels: Sequence[int]) -> tuple[npt.NDArray[np.float64], float]:
+    """Coefficients and intercept of a fusion: logistic regression on ``fusion_features`` rows (every fusion, the
+    heads' here and the tuned ensembles' in tune.py, is fitted by this one)."""
+    from sklearn.linear_model import LogisticRegression
+
+    fitted = LogisticRegression(C=1.0, max_iter=1000).fit(features, labels)
+    return fitted.coef_[0].astype(np.float64), float(fitted.intercept_[0])
 
 
 def _report(head: InjectionHead, samples: Sequence[Sample], command: str) -> dict[str, Any]:
@@ -458,15 +460,18 @@ def train(
         texts = [s.text for rows in chosen.values() for s in rows] + texts
     spans = [span for text in dict.fromkeys(texts) for span in analyse(text, rules).classifier_spans]
     encoder = embed_all(spans, cache)
+
+    def fitted(name: str, path: Path, fusion_samples: Sequence[Sample]) -> InjectionHead:
+        if refit:
+            return fit_fusion(InjectionHead.load(path), fusion_samples, encoder, rules)
+        return fit_head(chosen[name], fusion_samples, encoder, rules, hidden)
+
     reports: dict[str, dict[str, Any]] = {}
     if "user" in chosen:
         # The user head's fusion is fitted on S-Labs validation and the development documents (a user may paste a
         # document with an instruction hidden in it).
         fusion_samples = [*validation, *development_documents()]
-        if refit:
-            head = fit_fusion(InjectionHead.load(out), fusion_samples, encoder, rules)
-        else:
-            head = fit_head(chosen["user"], fusion_samples, encoder, rules, hidden)
+        head = fitted("user", out, fusion_samples)
         scorer = Scorer(head, encoder, rules)
         fused, _ = scorer.scores(validation)
         clinc_scores, _ = scorer.scores([Sample(q, 0, "clinc_val") for q in clinc_val])
@@ -478,10 +483,7 @@ def train(
         reports["user"] = {**report, **validation_report(head, encoder, rules)}
         (out.parent / "validation_metrics.json").write_text(json.dumps(reports["user"], indent=1) + "\n")
     if "documents" in chosen:
-        if refit:
-            head = fit_fusion(InjectionHead.load(documents_out), [*validation, *documents], encoder, rules)
-        else:
-            head = fit_head(chosen["documents"], [*validation, *documents], encoder, rules, hidden)
+        head = fitted("documents", documents_out, [*validation, *documents])
         scores, _ = Scorer(head, encoder, rules).scores(documents)
         # The lowest threshold within the false-positive limit (best recall). The development documents are easy for
         # the classifier, so their F1 optimum sits near 1.0 and would miss hidden instructions phrased unlike the

@@ -67,6 +67,7 @@ from detectors.injection.train import (
     development_report,
     documents_development,
     documents_training_samples,
+    logistic_fusion,
     select_threshold,
     training_samples,
     user_thresholds,
@@ -458,12 +459,9 @@ def fit_documents_fusion(out: Path = DOCUMENTS_FUSION_FILE) -> dict[str, Any]:
 def fit_logistic(
     features: npt.NDArray[np.float64], labels: Sequence[int]
 ) -> tuple[Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]], dict[str, Any]]:
-    """A fusion fitted by logistic regression (as train.py fits the heads'): the fused score of feature rows, and
-    the fusion as fusion.json records it."""
-    from sklearn.linear_model import LogisticRegression
-
-    fitted = LogisticRegression(C=1.0, max_iter=1000).fit(features, labels)
-    coefficients, intercept = fitted.coef_[0].astype(np.float64), float(fitted.intercept_[0])
+    """A fusion fitted as train.py fits the heads' (``logistic_fusion``): the fused score of feature rows, and the
+    fusion as fusion.json records it."""
+    coefficients, intercept = logistic_fusion(features, labels)
 
     def fused(rows: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         return fused_scores(rows, coefficients, intercept)
